@@ -1,0 +1,139 @@
+"""One app's offline bundle: its declarations, its computed snapshot, its state.
+
+The pipeline runs here, framework-free: collect the entries (in a worker
+thread, since it lists folders), compute their revisions concurrently, then
+the version. In debug mode every request may compute again; concurrent
+callers share the computation in flight. ``finalize`` computes once and
+freezes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .collect import Declarations, collect
+from .digest import Render, Revision, compute_revisions, version_of
+from .errors import ConfigError, FinalizedError
+from .filehash import RevisionCache
+
+__all__ = ["Bundle", "Snapshot"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The computed state of a bundle.
+
+    Attributes:
+        version: hex digest over the ordered ``(url, revision)`` pairs.
+        updated: ISO 8601 time (UTC) at which this process first saw
+            ``version``, or the time recorded in a deploy-time build.
+        revisions: every entry, in bundle order.
+    """
+
+    version: str
+    updated: str
+    revisions: tuple[Revision, ...]
+
+    @property
+    def urls(self) -> list[str]:
+        """The URLs, in bundle order."""
+        return [item.url for item in self.revisions]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Bundle:
+    """The declarations and computed state of one app.
+
+    Args:
+        declarations: where the app's ``add_*`` calls go.
+        fallback: the checked FALLBACK mapping; its targets are tracked too.
+    """
+
+    def __init__(self, declarations: Declarations, fallback: dict[str, str]) -> None:
+        self.declarations = declarations
+        self.fallback = fallback
+        self.snapshot: Snapshot | None = None
+        self.finalized = False
+        self._cache = RevisionCache()
+        self._inflight: asyncio.Task[Snapshot] | None = None
+
+    def check_open(self, action: str) -> None:
+        """Raise :class:`FinalizedError` when the bundle is frozen."""
+        if self.finalized:
+            raise FinalizedError(
+                f"{action} was called after finalize(); the offline bundle is frozen. "
+                "Make every declaration before the app starts serving (or before "
+                "calling finalize())."
+            )
+
+    def entries(self) -> list[str]:
+        """The tracked URLs as of now (folders listed again unless frozen)."""
+        if self.snapshot is not None and self.finalized:
+            return self.snapshot.urls
+        return [entry.url for entry in collect(self.declarations, self._fallback_targets())]
+
+    async def current(self, render: Render) -> Snapshot:
+        """The snapshot: frozen once finalized, otherwise computed now.
+
+        Concurrent callers share one computation in flight; it runs in a task
+        with an empty context, so nothing of the caller's request leaks in,
+        and a caller that goes away does not cancel it for the others.
+        """
+        if self.finalized and self.snapshot is not None:
+            return self.snapshot
+        task = self._inflight
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.create_task(self.compute(render, final=False), context=contextvars.Context())
+            self._inflight = task
+            task.add_done_callback(self._forget)
+        return await asyncio.shield(task)
+
+    def freeze(self, snapshot: Snapshot) -> None:
+        """Freeze on a snapshot computed elsewhere (a deploy-time build)."""
+        self.snapshot = snapshot
+        self.finalized = True
+
+    def _forget(self, task: asyncio.Task[Snapshot]) -> None:
+        if self._inflight is task:
+            self._inflight = None
+        if not task.cancelled():
+            task.exception()  # retrieved here; every waiter re-raises it
+
+    def _fallback_targets(self) -> list[str]:
+        targets = list(dict.fromkeys(self.fallback.values()))
+        for target in targets:
+            if self.declarations.is_excluded(target):
+                raise ConfigError(
+                    f"APPCACHE_FALLBACK names {target!r}, but add_excluded_urls() excludes it. "
+                    "A fallback that is not cached cannot work offline; stop excluding it."
+                )
+        return targets
+
+    async def compute(self, render: Render, *, final: bool) -> Snapshot:
+        """Collect, digest and version the bundle now.
+
+        Args:
+            render: renders a view URL to its body.
+            final: read every file afresh and fail on any unreadable one
+                (finalize); otherwise reuse unchanged files' revisions and
+                leave out files that vanished (debug).
+        """
+        entries = await asyncio.to_thread(collect, self.declarations, self._fallback_targets())
+        revisions = await compute_revisions(
+            entries, render, cache=None if final else self._cache, lenient=not final
+        )
+        return self._remember(await asyncio.to_thread(version_of, revisions), revisions)
+
+    def _remember(self, version: str, revisions: Sequence[Revision]) -> Snapshot:
+        previous = self.snapshot
+        if previous is not None and previous.version == version:
+            return previous
+        self.snapshot = Snapshot(version, _now(), tuple(revisions))
+        return self.snapshot

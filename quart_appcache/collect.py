@@ -1,0 +1,232 @@
+"""Declarations to entries: what belongs in the offline bundle, in order.
+
+An app declares URLs (rendered in-process), folders (read from disk) and
+exclusion prefixes. :func:`collect` turns those declarations into an ordered
+list of entries, each a URL plus where its bytes come from. This stage only
+lists folders and stats files; it never reads them and has no framework
+imports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from .errors import FileReadError, FolderNotFoundError, InvalidURLError, NotAFolderError
+from .urls import check_prefix, check_url, encode_segment, join_url
+
+__all__ = ["Declarations", "Entry", "FileEntry", "Folder", "ViewEntry", "collect"]
+
+logger = logging.getLogger("quart_appcache")
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A URL whose bytes are a file on disk.
+
+    ``stamp`` is ``(mtime_ns, ctime_ns, inode)``: what the debug-mode cache
+    compares to decide whether the file must be read again.
+    """
+
+    url: str
+    path: str
+    size: int
+    stamp: tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewEntry:
+    """A URL whose bytes come from rendering it through the app."""
+
+    url: str
+
+
+Entry = FileEntry | ViewEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """A folder declared with ``add_folder``: absolute path and base URL."""
+
+    path: str
+    base: str
+    include_hidden: bool = False
+
+
+@dataclass
+class Declarations:
+    """What one app declared, in declaration order.
+
+    Args:
+        root_path: the directory relative folders resolve against.
+        reserved: URLs that must never be cached (the manifest's own URL, the
+            service worker), mapped to the config key that names them.
+    """
+
+    root_path: str
+    reserved: dict[str, str] = field(default_factory=dict)
+    items: list[str | Folder] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+
+    def add_urls(self, urls: Iterable[object]) -> None:
+        """Check and add URLs to render in-process (see :func:`check_url`)."""
+        checked = [self._check_not_reserved(check_url(url)) for url in urls]
+        self.items.extend(checked)
+
+    def add_folder(self, folder: str | os.PathLike[str], base: str, include_hidden: bool) -> None:
+        """Check and add a folder whose files are served under ``base``.
+
+        Raises:
+            FolderNotFoundError: ``folder`` does not exist.
+            NotAFolderError: ``folder`` is not a directory.
+            InvalidURLError: ``base`` is not a valid URL path.
+        """
+        path = os.path.abspath(os.path.join(self.root_path, os.fspath(folder)))
+        if not os.path.exists(path):
+            raise FolderNotFoundError(
+                f"add_folder() cannot add {os.fspath(folder)!r}: {path!r} does not exist. "
+                "Relative folders resolve against the app's root_path "
+                f"({self.root_path!r}); pass an absolute path or create the folder."
+            )
+        if not os.path.isdir(path):
+            raise NotAFolderError(
+                f"add_folder() cannot add {path!r}: it is a file, not a folder. "
+                "Track a single file by its URL with add_urls()."
+            )
+        checked_base = check_url(base, source="add_folder(base=...)")
+        if "?" in checked_base:
+            raise InvalidURLError(
+                f"add_folder() base {base!r} has a query string; give a path like '/static'."
+            )
+        self.items.append(Folder(path, checked_base.rstrip("/") or "/", include_hidden))
+
+    def add_excluded(self, prefixes: Iterable[object]) -> None:
+        """Check and add exclusion prefixes; they apply to every entry."""
+        self.excluded.extend(check_prefix(p, source="add_excluded_urls()") for p in prefixes)
+
+    def is_excluded(self, url: str) -> bool:
+        """Whether an encoded URL starts with any exclusion prefix."""
+        return any(url.startswith(prefix) for prefix in self.excluded)
+
+    def tracks(self, path: str) -> bool:
+        """Whether a decoded request path (with ``?query`` if any) is tracked.
+
+        Cheap enough for every request: files under a folder count by prefix,
+        without touching the disk.
+        """
+        if any(path.startswith(unquote(prefix)) for prefix in self.excluded):
+            return False
+        for item in self.items:
+            if isinstance(item, str):
+                if unquote(item) == path:
+                    return True
+            else:
+                base = unquote(item.base).rstrip("/") + "/"
+                if path.startswith(base) and (item.include_hidden or "/." not in path[len(base) - 1 :]):
+                    return True
+        return False
+
+    def _check_not_reserved(self, url: str) -> str:
+        key = self.reserved.get(url.partition("?")[0])
+        if key is not None:
+            raise InvalidURLError(
+                f"add_urls() cannot track {url!r}: it is the extension's own URL ({key}). "
+                "Caching it would pin clients to one version forever; remove it."
+            )
+        return url
+
+
+def collect(
+    declarations: Declarations,
+    extra_urls: Iterable[str] = (),
+    *,
+    on_skip: Callable[[str], None] | None = None,
+) -> list[Entry]:
+    """List the entries of the bundle, in declaration order, duplicates collapsed.
+
+    Folders are walked in sorted name order so that every host lists the same
+    files in the same order. Exclusions apply to every entry.
+
+    Args:
+        declarations: what the app declared.
+        extra_urls: further encoded URLs to render (FALLBACK targets), added
+            last unless already listed.
+        on_skip: called with a message for each file skipped (FIFOs, sockets,
+            devices); defaults to a logged warning.
+
+    Returns:
+        The ordered entries.
+
+    Raises:
+        FileReadError: a folder could not be listed, or holds a broken
+            symbolic link.
+    """
+    warn = on_skip or logger.warning
+    entries: dict[str, Entry] = {}
+    for item in declarations.items:
+        if isinstance(item, str):
+            if not declarations.is_excluded(item):
+                entries.setdefault(item, ViewEntry(item))
+        else:
+            for entry in _walk_folder(item, declarations, warn):
+                entries.setdefault(entry.url, entry)
+    for url in extra_urls:
+        entries.setdefault(url, ViewEntry(url))
+    return list(entries.values())
+
+
+def _walk_folder(
+    folder: Folder, declarations: Declarations, warn: Callable[[str], None]
+) -> Iterator[FileEntry]:
+    root = os.stat(folder.path)
+    seen = {(root.st_dev, root.st_ino)}
+    yield from _walk(folder.path, [], folder, declarations, seen, warn)
+
+
+def _walk(
+    directory: str,
+    segments: list[str],
+    folder: Folder,
+    declarations: Declarations,
+    seen: set[tuple[int, int]],
+    warn: Callable[[str], None],
+) -> Iterator[FileEntry]:
+    try:
+        with os.scandir(directory) as it:
+            children = sorted(it, key=lambda child: child.name)
+    except OSError as error:
+        raise FileReadError(
+            f"Cannot list {directory!r} under add_folder({folder.path!r}): "
+            f"{error.strerror or error}. Fix its permissions or exclude it."
+        ) from error
+    for child in children:
+        if child.name.startswith(".") and not folder.include_hidden:
+            continue
+        url = join_url(folder.base, [*segments, encode_segment(child.name, path=child.path)])
+        try:
+            st = child.stat()
+        except FileNotFoundError:
+            if child.is_symlink():
+                raise FileReadError(
+                    f"Cannot cache {child.path!r}: it is a broken symbolic link to "
+                    f"{os.readlink(child.path)!r}. Fix or remove the link, or "
+                    f"exclude {url!r} with add_excluded_urls()."
+                ) from None
+            continue  # deleted while we listed; it is simply not there
+        if stat.S_ISDIR(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if key in seen or declarations.is_excluded(url + "/"):
+                continue  # a symlink loop, or a directory reached twice
+            seen.add(key)
+            yield from _walk(child.path, [*segments, url.rpartition("/")[2]], folder, declarations, seen, warn)
+        elif not stat.S_ISREG(st.st_mode):
+            warn(
+                f"quart_appcache skips {child.path!r}: it is not a regular file "
+                "(a FIFO, socket or device), and reading it could hang."
+            )
+        elif not declarations.is_excluded(url):
+            yield FileEntry(url, child.path, st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino))

@@ -1,0 +1,105 @@
+"""Entries to revisions, and revisions to one version.
+
+Every entry gets its own revision, a digest of its content: files through
+:mod:`quart_appcache.filehash`, views through a ``render`` callable that the
+caller hands in (the Quart extension passes its in-process renderer, so this
+module never imports Quart). All of it runs concurrently; results are put
+back in entry order, so the version never depends on which finished first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from .collect import Entry, FileEntry, ViewEntry
+from .errors import FileReadError
+from .filehash import Digest, RevisionCache, hash_files, revision_of
+from .tasks import gather_or_cancel
+
+__all__ = ["Render", "Revision", "compute_revisions", "version_of"]
+
+logger = logging.getLogger("quart_appcache")
+
+Render = Callable[[str], Awaitable[bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One cache entry: its URL, the revision of its content, and its size."""
+
+    url: str
+    revision: str
+    size: int
+
+
+async def compute_revisions(
+    entries: Sequence[Entry],
+    render: Render,
+    *,
+    cache: RevisionCache | None = None,
+    lenient: bool = False,
+) -> list[Revision]:
+    """Compute the revision of every entry, concurrently.
+
+    Args:
+        entries: the bundle, in order (from :func:`~quart_appcache.collect.collect`).
+        render: renders a view URL and returns its body; raises on failure.
+        cache: debug-mode cache, so unchanged files are not read again.
+        lenient: drop files that vanished since they were listed (debug mode)
+            instead of failing.
+
+    Returns:
+        One revision per entry, in entry order (vanished files left out when
+        ``lenient``).
+
+    Raises:
+        FileReadError: a file could not be read.
+        Whatever ``render`` raises for a view.
+    """
+    files = [entry for entry in entries if isinstance(entry, FileEntry)]
+    views = [entry for entry in entries if isinstance(entry, ViewEntry)]
+    file_results, bodies = await gather_or_cancel(
+        hash_files(files, cache),
+        gather_or_cancel(*(render(view.url) for view in views)),
+    )
+    view_revisions = await asyncio.to_thread(_revisions_of, bodies) if bodies else []
+
+    by_url: dict[str, Revision] = {}
+    known: dict[str, tuple[FileEntry, Digest]] = {}
+    for entry, result in zip(files, file_results, strict=True):
+        if isinstance(result, Digest):
+            by_url[entry.url] = Revision(entry.url, result.revision, result.size)
+            known[entry.path] = (entry, result)
+        elif lenient and isinstance(result, FileNotFoundError):
+            logger.warning("quart_appcache: %r vanished while it was read; left out.", entry.path)
+        else:
+            raise FileReadError(
+                f"Cannot cache {entry.url!r}: reading {entry.path!r} failed: "
+                f"{result.strerror or result}. Fix the file or exclude the URL."
+            ) from result
+    for view, (revision, size) in zip(views, view_revisions, strict=True):
+        by_url[view.url] = Revision(view.url, revision, size)
+    if cache is not None:
+        cache.replace(known)
+    return [by_url[entry.url] for entry in entries if entry.url in by_url]
+
+
+def _revisions_of(bodies: list[bytes]) -> list[tuple[str, int]]:
+    return [(revision_of(body), len(body)) for body in bodies]
+
+
+def version_of(revisions: Sequence[Revision]) -> str:
+    """One digest over the ordered ``(url, revision)`` pairs.
+
+    URLs never contain a newline (they are percent-encoded), so the encoding
+    below is unambiguous: renaming a URL or changing any content changes the
+    version, and nothing else does.
+    """
+    h = hashlib.sha256()
+    for item in revisions:
+        h.update(f"{item.url}\n{item.revision}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,126 @@
+"""Rendering tracked views in-process through the Quart test client.
+
+Each render is a fresh request from a cookie-less client, run in an empty
+``contextvars`` context: nothing of the request that asked for the manifest
+(cookies, auth, ``g``, the request context) can reach the view. A view must
+answer ``200 OK`` directly; anything else is a :class:`FetchError` that names
+the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any
+from urllib.parse import urlsplit
+
+from quart import Quart, got_request_exception, request
+
+from .errors import ConfigError, FetchError
+
+__all__ = ["InProcessRenderer", "parse_url_base"]
+
+_SCOPE_KEY = "quart_appcache"
+
+
+def parse_url_base(value: object) -> tuple[str, str]:
+    """Check ``APPCACHE_URL_BASE`` and return its ``(scheme, host)``.
+
+    Raises:
+        ConfigError: it is not ``http(s)://host[:port]``.
+    """
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            f"APPCACHE_URL_BASE is {value!r}; it must be a scheme and host like "
+            "'http://localhost' or 'https://example.com:8443', without a path."
+        )
+    return parts.scheme, parts.netloc
+
+
+async def _record_exception(sender: Quart, exception: BaseException, **_: Any) -> None:
+    # The view's own exception is visible only here when the app turns it
+    # into a 500; remember it so the error can name its type.
+    marker = request.scope.get("extensions", {}).get(_SCOPE_KEY)
+    if isinstance(marker, dict):
+        marker["exception"] = exception
+
+
+got_request_exception.connect(_record_exception, weak=False)
+
+
+class InProcessRenderer:
+    """Renders URLs of one app through its test client.
+
+    Args:
+        app: the Quart app.
+        url_base: ``(scheme, host)`` of the requests.
+        timeout: seconds a single view may take.
+    """
+
+    def __init__(self, app: Quart, url_base: tuple[str, str], timeout: float) -> None:
+        self.app = app
+        self.scheme, self.host = url_base
+        self.timeout = timeout
+
+    async def __call__(self, url: str) -> bytes:
+        """Render ``url`` and return its body.
+
+        Raises:
+            FetchError: the view answered anything but 200, redirected, raised
+                or took longer than the timeout.
+        """
+        task = asyncio.create_task(self._render(url), context=contextvars.Context())
+        return await task
+
+    async def _render(self, url: str) -> bytes:
+        client = self.app.test_client_class(self.app, use_cookies=False)
+        marker: dict[str, BaseException] = {}
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await client.get(
+                    url,
+                    scheme=self.scheme,
+                    headers={"Host": self.host},
+                    scope_base={"extensions": {_SCOPE_KEY: marker}},
+                )
+                body = await response.get_data()
+        except TimeoutError:
+            raise FetchError(
+                f"Cannot cache {url!r}: the view did not answer within {self.timeout:g} s "
+                "(APPCACHE_FETCH_TIMEOUT). Make it answer faster or raise the timeout.",
+                url=url,
+            ) from None
+        except Exception as error:
+            raise FetchError(
+                f"Cannot cache {url!r}: the view raised {type(error).__name__}: {error}. "
+                "Fix the view or remove the URL from the tracked URLs.",
+                url=url,
+            ) from error
+        status = response.status_code
+        if 300 <= status < 400:
+            raise FetchError(
+                f"Cannot cache {url!r}: the app answered {status} redirecting to "
+                f"{response.location!r}. Browsers refuse a redirected cache entry; "
+                "track the target URL instead.",
+                url=url,
+                status=status,
+                location=response.location,
+            )
+        if status != 200:
+            cause = marker.get("exception")
+            detail = f" after the view raised {type(cause).__name__}: {cause}" if cause else ""
+            raise FetchError(
+                f"Cannot cache {url!r}: the app answered {status}{detail}. "
+                "Add or fix the route, or remove the URL from the tracked URLs.",
+                url=url,
+                status=status,
+            ) from cause
+        return body

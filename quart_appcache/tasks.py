@@ -1,0 +1,32 @@
+"""Running coroutines together: all of them, or none once one fails."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+__all__ = ["gather_or_cancel"]
+
+
+async def gather_or_cancel(*aws: Awaitable[Any]) -> list[Any]:
+    """``asyncio.gather`` that cancels the rest as soon as one raises.
+
+    Plain ``gather`` leaves the others running after the first error: a
+    hanging view would keep rendering long after the manifest failed.
+
+    Returns:
+        The results, in the order given.
+
+    Raises:
+        The first exception raised, after the others have been cancelled and
+        awaited.
+    """
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
