@@ -13,7 +13,7 @@ import asyncio
 import contextvars
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .collect import Declarations, collect
 from .digest import Render, Revision, compute_revisions, version_of
@@ -45,7 +45,7 @@ class Snapshot:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Bundle:
@@ -90,7 +90,9 @@ class Bundle:
             return self.snapshot
         task = self._inflight
         if task is None or task.get_loop() is not asyncio.get_running_loop():
-            task = asyncio.create_task(self.compute(render, final=False), context=contextvars.Context())
+            task = asyncio.create_task(
+                self.compute(render, final=False), context=contextvars.Context()
+            )
             self._inflight = task
             task.add_done_callback(self._forget)
         return await asyncio.shield(task)

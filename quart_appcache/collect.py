@@ -126,7 +126,9 @@ class Declarations:
                     return True
             else:
                 base = unquote(item.base).rstrip("/") + "/"
-                if path.startswith(base) and (item.include_hidden or "/." not in path[len(base) - 1 :]):
+                if path.startswith(base) and (
+                    item.include_hidden or "/." not in path[len(base) - 1 :]
+                ):
                     return True
         return False
 
@@ -222,11 +224,15 @@ def _walk(
             if key in seen or declarations.is_excluded(url + "/"):
                 continue  # a symlink loop, or a directory reached twice
             seen.add(key)
-            yield from _walk(child.path, [*segments, url.rpartition("/")[2]], folder, declarations, seen, warn)
+            yield from _walk(
+                child.path, [*segments, url.rpartition("/")[2]], folder, declarations, seen, warn
+            )
         elif not stat.S_ISREG(st.st_mode):
             warn(
                 f"quart_appcache skips {child.path!r}: it is not a regular file "
                 "(a FIFO, socket or device), and reading it could hang."
             )
         elif not declarations.is_excluded(url):
-            yield FileEntry(url, child.path, st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+            yield FileEntry(
+                url, child.path, st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            )

@@ -66,7 +66,9 @@ class Settings:
             for key in ("APPCACHE_URL", "APPCACHE_PRECACHE_URL", "APPCACHE_SW_URL")
         }
         if urls["APPCACHE_URL"] is None:
-            raise ConfigError("APPCACHE_URL is None; the manifest needs a URL like '/manifest.appcache'.")
+            raise ConfigError(
+                "APPCACHE_URL is None; the manifest needs a URL like '/manifest.appcache'."
+            )
         taken = [url for url in urls.values() if url is not None]
         if len(set(taken)) != len(taken):
             raise ConfigError(
@@ -87,7 +89,9 @@ class Settings:
             sw_url=urls["APPCACHE_SW_URL"],
             sw_template=_string(config, "APPCACHE_SW_TEMPLATE"),
             sw_skip_waiting=bool(_optional_bool(config, "APPCACHE_SW_SKIP_WAITING")),
-            build_dir=os.fspath(build_dir) if build_dir is not None else os.path.join(instance_path, "appcache"),
+            build_dir=os.fspath(build_dir)
+            if build_dir is not None
+            else os.path.join(instance_path, "appcache"),
         )
 
     @property
@@ -125,7 +129,7 @@ def _optional_bool(config: Mapping[str, Any], key: str) -> bool | None:
     value = config[key]
     if value is not None and not isinstance(value, bool):
         raise ConfigError(f"{key} is {value!r}; give True, False or None.")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _timeout(value: object) -> float:
@@ -142,7 +146,9 @@ def _fallback(value: object) -> dict[str, str]:
         )
     try:
         return {
-            check_prefix(prefix, source="APPCACHE_FALLBACK"): check_url(target, source="APPCACHE_FALLBACK")
+            check_prefix(prefix, source="APPCACHE_FALLBACK"): check_url(
+                target, source="APPCACHE_FALLBACK"
+            )
             for prefix, target in value.items()
         }
     except InvalidURLError as error:

@@ -11,6 +11,7 @@ import logging
 import os
 import weakref
 from collections.abc import AsyncGenerator
+from functools import partial
 from typing import Any
 
 from quart import Quart, Response, current_app, has_app_context, request
@@ -18,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
+from .render import sw_registration
 from .site import ArtifactName, Site
 
 __all__ = ["Appcache", "get_appcache"]
@@ -75,6 +77,8 @@ class Appcache:
             )
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
+        app.add_template_global(partial(str, settings.url), "appcache_manifest_url")
+        app.add_template_global(partial(sw_registration, settings.sw_url), "appcache_sw_script")
         app.extensions[EXTENSION_KEY] = self
         self._sites[app] = site
         self._last = weakref.ref(app)
@@ -260,7 +264,9 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
         headers = {"Cache-Control": "no-cache", "ETag": f'"{artifact.etag}"'}
         if name == "sw":
             headers["Service-Worker-Allowed"] = "/"
-        if "If-None-Match" in request.headers and request.if_none_match.contains_weak(artifact.etag):
+        if "If-None-Match" in request.headers and request.if_none_match.contains_weak(
+            artifact.etag
+        ):
             return site.app.response_class(b"", status=304, headers=headers)
         return site.app.response_class(
             artifact.body, content_type=artifact.mimetype, headers=headers
@@ -313,6 +319,7 @@ def _cache_header_hook(site: Site) -> Any:
             # would cache old content under a new version.
             if site.app.debug:
                 response.cache_control.no_cache = True
+                response.cache_control.max_age = None
             else:
                 response.cache_control.max_age = 0
                 response.cache_control.must_revalidate = True

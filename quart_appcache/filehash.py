@@ -160,7 +160,9 @@ def _batches(entries: list[tuple[int, FileEntry]]) -> list[list[tuple[int, FileE
     return batches
 
 
-async def hash_files(entries: Sequence[FileEntry], cache: RevisionCache | None = None) -> list[Result]:
+async def hash_files(
+    entries: Sequence[FileEntry], cache: RevisionCache | None = None
+) -> list[Result]:
     """Read and hash files concurrently, without blocking the event loop.
 
     Files the cache vouches for are not read at all. At most ``WORKERS``

@@ -45,12 +45,25 @@ def parse_url_base(value: object) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
+def _marker() -> dict[str, Any] | None:
+    marker = (request.scope.get("extensions") or {}).get(_SCOPE_KEY)
+    return marker if isinstance(marker, dict) else None
+
+
 async def _record_exception(sender: Quart, exception: BaseException, **_: Any) -> None:
     # The view's own exception is visible only here when the app turns it
     # into a 500; remember it so the error can name its type.
-    marker = request.scope.get("extensions", {}).get(_SCOPE_KEY)
-    if isinstance(marker, dict):
+    marker = _marker()
+    if marker is not None:
         marker["exception"] = exception
+
+
+async def _record_handler_task() -> None:
+    # Quart runs the handler in a task of its own that outlives a cancelled
+    # test-client request; remember it so a timeout can end the view.
+    marker = _marker()
+    if marker is not None:
+        marker["task"] = asyncio.current_task()
 
 
 got_request_exception.connect(_record_exception, weak=False)
@@ -69,6 +82,7 @@ class InProcessRenderer:
         self.app = app
         self.scheme, self.host = url_base
         self.timeout = timeout
+        app.before_request(_record_handler_task)
 
     async def __call__(self, url: str) -> bytes:
         """Render ``url`` and return its body.
@@ -82,7 +96,7 @@ class InProcessRenderer:
 
     async def _render(self, url: str) -> bytes:
         client = self.app.test_client_class(self.app, use_cookies=False)
-        marker: dict[str, BaseException] = {}
+        marker: dict[str, Any] = {}
         try:
             async with asyncio.timeout(self.timeout):
                 response = await client.get(
@@ -91,7 +105,7 @@ class InProcessRenderer:
                     headers={"Host": self.host},
                     scope_base={"extensions": {_SCOPE_KEY: marker}},
                 )
-                body = await response.get_data()
+                body = await response.get_data(as_text=False)
         except TimeoutError:
             raise FetchError(
                 f"Cannot cache {url!r}: the view did not answer within {self.timeout:g} s "
@@ -104,6 +118,11 @@ class InProcessRenderer:
                 "Fix the view or remove the URL from the tracked URLs.",
                 url=url,
             ) from error
+        finally:
+            # Timed out or cancelled: end the view too, not just our wait.
+            handler = marker.get("task")
+            if isinstance(handler, asyncio.Task) and not handler.done():
+                handler.cancel()
         status = response.status_code
         if 300 <= status < 400:
             raise FetchError(

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import jinja2
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from .bundle import Snapshot
 from .config import Settings
@@ -24,6 +26,7 @@ __all__ = [
     "precache_json",
     "render_template",
     "sw_context",
+    "sw_registration",
 ]
 
 PACKAGE_TEMPLATES = jinja2.Environment(
@@ -117,3 +120,24 @@ def sw_context(snapshot: Snapshot, settings: Settings) -> dict[str, Any]:
         "network": json.dumps(list(settings.network)),
         "skip_waiting": json.dumps(settings.sw_skip_waiting),
     }
+
+
+def sw_registration(sw_url: str | None) -> Markup:
+    """The ``<script>`` that registers the service worker for the whole origin.
+
+    Empty when ``APPCACHE_SW_URL`` is ``None``. The URL goes in through
+    HTML-safe JSON. The page waits for ``load`` so that precaching does not
+    compete with the page's own requests.
+    """
+    if sw_url is None:
+        return Markup("")
+    return Markup(
+        "<script>\n"
+        "if ('serviceWorker' in navigator) {\n"
+        "  window.addEventListener('load', function () {\n"
+        f"    navigator.serviceWorker.register({htmlsafe_json_dumps(sw_url)}, "
+        "{scope: '/', updateViaCache: 'none'});\n"
+        "  });\n"
+        "}\n"
+        "</script>"
+    )

@@ -122,7 +122,9 @@ class Site:
         if name == "manifest":
             return load_template(self.app.jinja_env, self.settings.template, "APPCACHE_TEMPLATE")
         if name == "sw":
-            return load_template(self.app.jinja_env, self.settings.sw_template, "APPCACHE_SW_TEMPLATE")
+            return load_template(
+                self.app.jinja_env, self.settings.sw_template, "APPCACHE_SW_TEMPLATE"
+            )
         return None
 
     async def _render(

@@ -68,14 +68,14 @@ def join_url(base: str, segments: list[str]) -> str:
     return base.rstrip("/") + "/" + "/".join(segments)
 
 
-def _check(url: object, source: str, kind: str) -> str:
+def _check(url: object, source: str, kind: str, *, allow_space: bool = False) -> str:
     if not isinstance(url, str):
         raise InvalidURLError(
             f"{source} takes {kind}s as strings; got {url!r} ({type(url).__name__})."
         )
     if not url:
         raise InvalidURLError(f"{source} was given an empty {kind}; give a path like '/offline'.")
-    if any(c.isspace() or c < " " or c == "\x7f" for c in url):
+    if any((c.isspace() and not (allow_space and c == " ")) or c < " " or c == "\x7f" for c in url):
         raise InvalidURLError(
             f"Cannot use {url!r} from {source}: it contains whitespace or a control "
             "character, which would corrupt the manifest. Percent-encode it "
@@ -93,8 +93,7 @@ def _check(url: object, source: str, kind: str) -> str:
         )
     if not url.startswith("/"):
         raise InvalidURLError(
-            f"Cannot use {url!r} from {source}: a {kind} must start with '/', "
-            f"like {'/' + url!r}."
+            f"Cannot use {url!r} from {source}: a {kind} must start with '/', like {'/' + url!r}."
         )
     if "\\" in url:
         raise InvalidURLError(
@@ -138,9 +137,10 @@ def check_url(url: object, *, source: str = "add_urls()") -> str:
 def check_prefix(prefix: object, *, source: str) -> str:
     """Check a URL prefix (exclusions, FALLBACK and NETWORK namespaces).
 
-    Same rules and encoding as :func:`check_url`.
+    Same rules and encoding as :func:`check_url`, except that a plain space
+    is encoded rather than refused: a prefix is written like a file path.
     """
-    return _canonical(_check(prefix, source, "URL prefix"))
+    return _canonical(_check(prefix, source, "URL prefix", allow_space=True))
 
 
 def _canonical(url: str) -> str:

@@ -54,9 +54,7 @@ def parse_manifest(text: str) -> dict[str, list[str]]:
 def make_app(tmp_path: Path) -> AppFactory:
     """Build a Quart app rooted at tmp_path with static files and views."""
 
-    def factory(
-        *, debug: bool = False, init: bool = True, **config: Any
-    ) -> tuple[Quart, Appcache]:
+    def factory(*, debug: bool = False, init: bool = True, **config: Any) -> tuple[Quart, Appcache]:
         root = tmp_path / "app"
         write(root / "static" / "app.js", "console.log('app');\n")
         write(root / "static" / "css" / "app.css", "body { color: red; }\n")

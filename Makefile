@@ -1,0 +1,47 @@
+# Everything a fresh machine needs: `make run` serves the example app,
+# `make test` installs and runs the whole suite (lint, types, tests, browser).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SOURCES := quart_appcache tests benchmarks examples
+
+.PHONY: install chromium lint test run bench bench-smoke clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium, for the Playwright tests (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+lint: install
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+	$(BIN)/mypy --strict quart_appcache
+
+test: install chromium lint
+	$(BIN)/pytest
+
+run: install
+	cd examples && ../$(BIN)/hypercorn --bind $(HOST):$(PORT) app:app
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+bench-smoke: install
+	$(BIN)/python -m benchmarks --smoke
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,148 @@
+"""Folder walking: order, hidden files, odd file types, links, exclusions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from quart_appcache import FileReadError
+from quart_appcache.collect import Declarations, FileEntry, ViewEntry, collect
+
+from .conftest import write
+
+
+def declare(root: Path, **folder: object) -> Declarations:
+    declarations = Declarations(root_path=str(root))
+    declarations.add_folder(root, "/static", bool(folder.get("include_hidden", False)))
+    return declarations
+
+
+def urls(declarations: Declarations) -> list[str]:
+    return [entry.url for entry in collect(declarations)]
+
+
+def test_walk_is_sorted_and_depth_first(tmp_path: Path) -> None:
+    for name in ("b.js", "a/z.js", "a/b/c.js", "c.js", "A.js"):
+        write(tmp_path / name, name)
+    assert urls(declare(tmp_path)) == [
+        "/static/A.js",
+        "/static/a/b/c.js",
+        "/static/a/z.js",
+        "/static/b.js",
+        "/static/c.js",
+    ]
+
+
+def test_file_entries_carry_path_size_and_stamp(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.js", "12345")
+    [entry] = collect(declare(tmp_path))
+    assert isinstance(entry, FileEntry)
+    assert (entry.path, entry.size) == (str(path), 5)
+    assert entry.stamp[0] == path.stat().st_mtime_ns
+
+
+def test_hidden_files_and_folders_are_left_out_by_default(tmp_path: Path) -> None:
+    for name in (".DS_Store", ".gitkeep", ".git/config", "a/.hidden/x.js", "a/ok.js"):
+        write(tmp_path / name, name)
+    assert urls(declare(tmp_path)) == ["/static/a/ok.js"]
+    assert urls(declare(tmp_path, include_hidden=True)) == [
+        "/static/.DS_Store",
+        "/static/.git/config",
+        "/static/.gitkeep",
+        "/static/a/.hidden/x.js",
+        "/static/a/ok.js",
+    ]
+
+
+def test_fifo_and_socket_are_skipped_with_a_warning_and_never_opened(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write(tmp_path / "ok.js", "ok")
+    os.mkfifo(tmp_path / "pipe")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "sock"))
+    try:
+        with caplog.at_level(logging.WARNING, logger="quart_appcache"):
+            assert urls(declare(tmp_path)) == ["/static/ok.js"]
+    finally:
+        server.close()
+    assert str(tmp_path / "pipe") in caplog.text
+    assert str(tmp_path / "sock") in caplog.text
+    assert "not a regular file" in caplog.text
+
+
+def test_symlink_loop_is_walked_once(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "x.js", "x")
+    os.symlink(tmp_path / "a", tmp_path / "a" / "loop")
+    os.symlink(tmp_path, tmp_path / "a" / "up")
+    assert urls(declare(tmp_path)) == ["/static/a/x.js"]
+
+
+def test_symlinked_file_and_folder_are_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    write(outside / "lib" / "l.js", "lib")
+    write(outside / "one.js", "one")
+    root = tmp_path / "static"
+    root.mkdir()
+    os.symlink(outside / "lib", root / "lib")
+    os.symlink(outside / "one.js", root / "one.js")
+    assert urls(declare(root)) == ["/static/lib/l.js", "/static/one.js"]
+
+
+def test_broken_symlink_is_a_clear_error(tmp_path: Path) -> None:
+    os.symlink(tmp_path / "gone.js", tmp_path / "link.js")
+    with pytest.raises(FileReadError, match=r"link\.js'.*broken symbolic link.*gone\.js"):
+        collect(declare(tmp_path))
+
+
+def test_excluded_broken_symlink_is_ignored(tmp_path: Path) -> None:
+    os.makedirs(tmp_path / "skip")
+    os.symlink(tmp_path / "gone.js", tmp_path / "skip" / "link.js")
+    declarations = declare(tmp_path)
+    declarations.add_excluded(["/static/skip"])
+    assert urls(declarations) == []
+
+
+def test_unreadable_folder_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests run as root, where chmod cannot lock a folder; fail the listing instead.
+    locked = tmp_path / "locked"
+    write(locked / "x.js", "x")
+    real_scandir = os.scandir
+
+    def scandir(path: str):  # type: ignore[no-untyped-def]
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr("quart_appcache.collect.os.scandir", scandir)
+    with pytest.raises(FileReadError, match=r"Cannot list '.*locked'.*Permission denied"):
+        collect(declare(tmp_path))
+
+
+def test_views_and_fallback_targets_come_in_order(tmp_path: Path) -> None:
+    write(tmp_path / "a.js", "a")
+    declarations = Declarations(root_path=str(tmp_path))
+    declarations.add_urls(["/", "/b"])
+    declarations.add_folder(tmp_path, "/", False)
+    entries = collect(declarations, ["/offline", "/"])
+    assert [entry.url for entry in entries] == ["/", "/b", "/a.js", "/offline"]
+    assert isinstance(entries[-1], ViewEntry)
+
+
+def test_tracks_matches_decoded_request_paths(tmp_path: Path) -> None:
+    declarations = declare(tmp_path)
+    declarations.add_urls(["/café", "/page?x=1"])
+    declarations.add_excluded(["/static/skip"])
+    assert declarations.tracks("/café")
+    assert declarations.tracks("/page?x=1")
+    assert not declarations.tracks("/page")
+    assert declarations.tracks("/static/any/file.js")
+    assert not declarations.tracks("/static/.hidden")
+    assert not declarations.tracks("/static/skip/x.js")
+    assert not declarations.tracks("/other")

@@ -1,0 +1,55 @@
+"""Cache headers: only on tracked URLs and the extension's own routes."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import AppFactory
+
+
+@pytest.mark.parametrize(
+    ("debug", "expected"), [(False, {"max-age=0", "must-revalidate"}), (True, {"no-cache"})]
+)
+async def test_tracked_urls_must_revalidate(
+    make_app: AppFactory, debug: bool, expected: set[str]
+) -> None:
+    app, appcache = make_app(debug=debug)
+    appcache.add_urls("/")
+    appcache.add_folder("static")
+    client = app.test_client()
+    for url in ("/", "/static/app.js", "/static/css/app.css"):
+        response = await client.get(url)
+        directives = {d.strip() for d in response.headers["Cache-Control"].split(",")}
+        assert expected <= directives, (url, directives)
+        assert "max-age=43200" not in directives
+        assert "Expires" not in response.headers
+
+
+async def test_other_routes_keep_their_headers(make_app: AppFactory) -> None:
+    app, appcache = make_app()
+    appcache.add_urls("/")
+
+    @app.route("/api")
+    async def api():  # type: ignore[no-untyped-def]
+        return "x", 200, {"Cache-Control": "max-age=60", "Expires": "soon"}
+
+    response = await app.test_client().get("/api")
+    assert response.headers["Cache-Control"] == "max-age=60"
+    assert response.headers["Expires"] == "soon"
+    untracked = await app.test_client().get("/offline")
+    assert "Cache-Control" not in untracked.headers
+
+
+async def test_excluded_and_hidden_files_keep_their_headers(make_app: AppFactory) -> None:
+    app, appcache = make_app()
+    appcache.add_folder("static")
+    appcache.add_excluded_urls("/static/css")
+    response = await app.test_client().get("/static/css/app.css")
+    assert "must-revalidate" not in response.headers.get("Cache-Control", "")
+
+
+async def test_manifest_is_no_cache(make_app: AppFactory) -> None:
+    app, _ = make_app()
+    for url in ("/manifest.appcache", "/precache-manifest.json", "/sw.js"):
+        response = await app.test_client().get(url)
+        assert response.headers["Cache-Control"] == "no-cache", url
