@@ -1,0 +1,159 @@
+"""Real servers as subprocesses on 127.0.0.1, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+EXAMPLE = REPO / "examples"
+START_TIMEOUT = 30.0
+_runs = itertools.count()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def copy_example(target: Path) -> Path:
+    """A private copy of the example app, safe to change during a test."""
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+@dataclass
+class Server:
+    """A running server: its base URL, process and log files."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    output: Path
+    access_log: Path | None
+
+    def requests(self) -> list[str]:
+        """Request lines (``GET /path``) from the access log so far."""
+        if self.access_log is None or not self.access_log.exists():
+            return []
+        lines = []
+        for line in self.access_log.read_text(errors="replace").splitlines():
+            if '"' in line:
+                method, _, rest = line.split('"', 2)[1].partition(" ")
+                lines.append(f"{method} {rest.rsplit(' ', 1)[0]}")
+        return lines
+
+
+def command(kind: str, module: str, port: int, workers: int, access_log: Path | None) -> list[str]:
+    """The command line that serves ``module`` with hypercorn or uvicorn."""
+    if kind == "hypercorn":
+        cmd = [str(BIN / "hypercorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+        if access_log is not None:
+            cmd += ["--access-logfile", str(access_log)]
+        return [*cmd, module]
+    if kind == "uvicorn":
+        return [
+            str(BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            module,
+        ]
+    raise ValueError(kind)
+
+
+@contextmanager
+def serve(
+    cwd: Path,
+    *,
+    kind: str = "hypercorn",
+    module: str = "app:app",
+    workers: int = 1,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/manifest.appcache",
+) -> Iterator[Server]:
+    """Start a server in ``cwd`` and wait until ``ready_path`` answers."""
+    port = port or free_port()
+    run = next(_runs)
+    output = cwd / f"server-{port}-{run}.log"
+    access_log = cwd / f"access-{port}-{run}.log" if kind == "hypercorn" else None
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            command(kind, module, port, workers, access_log),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, output, access_log)
+    try:
+        wait_ready(server, ready_path)
+        yield server
+    finally:
+        stop(server)
+
+
+def wait_ready(server: Server, path: str) -> None:
+    """Poll until the server answers, or fail with its output."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{log(server)}")
+        try:
+            if httpx.get(server.url + path, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not answer within {START_TIMEOUT} s:\n{log(server)}")
+
+
+def stop(server: Server) -> None:
+    """Stop the server and all its workers."""
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(10)
+
+
+def log(server: Server) -> str:
+    """What the server printed."""
+    return server.output.read_text(errors="replace")
+
+
+def run_to_exit(
+    cwd: Path, cmd: Sequence[str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run a command that should exit by itself (a server that fails to start)."""
+    return subprocess.run(
+        list(cmd),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )

@@ -1,0 +1,230 @@
+"""The generated service worker and precache JSON, checked without a browser.
+
+The script is checked with ``node --check`` and then run in Node with
+stand-ins for caches, fetch and events (tests/sw_harness.js), to pin down its
+rules. The real-browser tests are in tests/e2e/test_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+
+from quart_appcache import Appcache
+
+from .conftest import AppFactory, write
+
+HARNESS = Path(__file__).with_name("sw_harness.js")
+NODE = shutil.which("node") or "node"  # Node.js is part of the machine, as Debian's chromium
+ORIGIN = "http://app.test"
+
+
+async def get(app: Quart, url: str) -> bytes:
+    response = await app.test_client().get(url)
+    assert response.status_code == 200, url
+    return await response.get_data()
+
+
+async def script(app: Quart, tmp_path: Path) -> Path:
+    path = tmp_path / "sw.js"
+    path.write_bytes(await get(app, "/sw.js"))
+    return path
+
+
+def run_sw(sw: Path, tmp_path: Path, **scenario: Any) -> dict[str, Any]:
+    scenario_path = tmp_path / "scenario.json"
+    scenario_path.write_text(json.dumps(scenario))
+    done = subprocess.run(
+        [str(NODE), str(HARNESS), str(sw), str(scenario_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.fixture
+async def site(make_app: AppFactory) -> tuple[Quart, Appcache, dict[str, str]]:
+    app, appcache = make_app(APPCACHE_FALLBACK={"/": "/offline", "/docs/": "/docs-offline"})
+
+    @app.route("/docs-offline")
+    async def docs_offline() -> str:
+        return "docs offline"
+
+    appcache.add_urls("/")
+    appcache.add_folder("static")
+    keys = {
+        url: f"{ORIGIN}{url}?__appcache_revision={rev}" for url, rev in await appcache.entries()
+    }
+    return app, appcache, keys
+
+
+async def test_precache_json_is_workbox_format_matching_entries(site) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, _ = site
+    response = await app.test_client().get("/precache-manifest.json")
+    assert response.headers["Content-Type"] == "application/json"
+    data = json.loads(await response.get_data())
+    assert data == [{"url": url, "revision": rev} for url, rev in await appcache.entries()]
+
+
+async def test_script_is_valid_javascript_served_as_such(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = site
+    response = await app.test_client().get("/sw.js")
+    assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["Service-Worker-Allowed"] == "/"
+    sw = await script(app, tmp_path)
+    subprocess.run([str(NODE), "--check", str(sw)], check=True, timeout=30)
+
+
+async def test_script_carries_fallback_network_and_version(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, _ = site
+    text = (await get(app, "/sw.js")).decode()
+    version, _ = await appcache.hash()
+    assert f'const VERSION = "{version}";' in text
+    assert 'const FALLBACK = [["/docs/", "/docs-offline"], ["/", "/offline"]];' in text
+    assert 'const NETWORK = ["*"];' in text
+    assert "const SKIP_WAITING = false;" in text
+
+
+async def test_script_changes_exactly_when_the_version_changes(site) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, _ = site
+    first = await get(app, "/sw.js")
+    assert await get(app, "/sw.js") == first
+    write(Path(app.root_path) / "static" / "app.js", "changed")
+    second = await get(app, "/sw.js")
+    assert second != first
+    assert (await appcache.hash())[0].encode() in second
+
+
+async def test_install_precaches_everything_with_cache_reload(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    result = run_sw(await script(app, tmp_path), tmp_path, install=True)
+    assert result["install"] == "ok"
+    assert sorted(f["url"] for f in result["fetched"]) == sorted(ORIGIN + url for url in keys)
+    assert {f["cache"] for f in result["fetched"]} == {"reload"}
+    assert {f["redirect"] for f in result["fetched"]} == {"manual"}
+    assert result["cache"] == sorted(keys.values())
+    assert result["skipped"] is False
+
+
+async def test_install_reuses_entries_cached_by_an_earlier_version(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    cached = [key for url, key in keys.items() if url != "/static/app.js"]
+    result = run_sw(await script(app, tmp_path), tmp_path, install=True, cached=cached)
+    assert [f["url"] for f in result["fetched"]] == [ORIGIN + "/static/app.js"]
+
+
+async def test_failed_fetch_fails_the_install(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, _ = site
+    result = run_sw(
+        await script(app, tmp_path), tmp_path, install=True, statuses={"/static/app.js": 404}
+    )
+    assert result["install"].startswith(
+        "failed: quart_appcache: precaching /static/app.js answered 404"
+    )
+
+
+async def test_activate_prunes_what_the_version_no_longer_lists(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    stale = [
+        f"{ORIGIN}/static/old.js?__appcache_revision=abc",
+        f"{ORIGIN}/?__appcache_revision=old",
+    ]
+    result = run_sw(
+        await script(app, tmp_path), tmp_path, activate=True, cached=[*keys.values(), *stale]
+    )
+    assert result["cache"] == sorted(keys.values())
+    assert result["claimed"] is True
+
+
+async def test_fetch_rules(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    sw = await script(app, tmp_path)
+    requests = [
+        {"url": "/static/app.js"},
+        {"url": "/static/app.js#frag"},
+        {"url": "/live"},
+        {"url": "/", "method": "POST"},
+        {"url": "https://cdn.example/lib.js"},
+    ]
+    online = run_sw(sw, tmp_path, cached=list(keys.values()), requests=requests)
+    assert online["requests"] == [
+        "cached:" + keys["/static/app.js"],
+        "cached:" + keys["/static/app.js"],
+        f"network:{ORIGIN}/live",
+        "untouched",
+        "untouched",
+    ]
+    offline_requests = [{"url": "/live"}, {"url": "/docs/page"}, {"url": "/"}]
+    offline = run_sw(
+        sw, tmp_path, cached=list(keys.values()), requests=offline_requests, offline=True
+    )
+    assert offline["requests"] == [
+        "cached:" + keys["/offline"],
+        "cached:" + keys["/docs-offline"],  # the longest matching prefix wins
+        "cached:" + keys["/"],
+    ]
+
+
+async def test_network_whitelist_fails_the_rest_as_appcache_did(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    app, appcache = make_app(APPCACHE_NETWORK=["/api/"], APPCACHE_FALLBACK={"/docs/": "/offline"})
+    appcache.add_urls("/")
+    sw = await script(app, tmp_path)
+    result = run_sw(
+        sw,
+        tmp_path,
+        requests=[
+            {"url": "/api/items"},
+            {"url": "/other"},
+            {"url": "https://cdn.example/lib.js"},
+            {"url": "/docs/x"},
+        ],
+    )
+    assert result["requests"] == [
+        "untouched",
+        "error",
+        "error",
+        f"network:{ORIGIN}/docs/x",
+    ]
+
+
+async def test_skip_waiting_setting(make_app: AppFactory, tmp_path: Path) -> None:
+    app, appcache = make_app(APPCACHE_SW_SKIP_WAITING=True)
+    appcache.add_urls("/")
+    result = run_sw(await script(app, tmp_path), tmp_path, install=True)
+    assert result["skipped"] is True
+
+
+async def test_disabled_urls_are_not_routed(make_app: AppFactory) -> None:
+    app, _ = make_app(APPCACHE_SW_URL=None, APPCACHE_PRECACHE_URL=None)
+    client = app.test_client()
+    assert (await client.get("/sw.js")).status_code == 404
+    assert (await client.get("/precache-manifest.json")).status_code == 404
+    assert (await client.get("/manifest.appcache")).status_code == 200
+
+
+async def test_registration_snippet(make_app: AppFactory) -> None:
+    app, _ = make_app(APPCACHE_SW_URL="/static-sw.js")
+    async with app.app_context():
+        snippet = str(app.jinja_env.globals["appcache_sw_script"]())  # type: ignore[operator]
+        assert 'navigator.serviceWorker.register("/static-sw.js"' in snippet
+        assert app.jinja_env.globals["appcache_manifest_url"]() == "/manifest.appcache"  # type: ignore[operator]
+    off, _ = make_app(APPCACHE_SW_URL=None)
+    assert str(off.jinja_env.globals["appcache_sw_script"]()) == ""  # type: ignore[operator]
+
+
+async def test_app_sw_template_wins(make_app: AppFactory) -> None:
+    app, _ = make_app()
+    write(Path(app.root_path) / "templates" / "sw.js", "// mine {{ version }}\n")
+    assert (await get(app, "/sw.js")).startswith(b'// mine "')
