@@ -228,3 +228,16 @@ async def test_app_sw_template_wins(make_app: AppFactory) -> None:
     app, _ = make_app()
     write(Path(app.root_path) / "templates" / "sw.js", "// mine {{ version }}\n")
     assert (await get(app, "/sw.js")).startswith(b'// mine "')
+
+
+async def test_workbox_template_gets_the_precache_list(make_app: AppFactory) -> None:
+    app, appcache = make_app(APPCACHE_SW_TEMPLATE="workbox-sw.js")
+    write(
+        Path(app.root_path) / "templates" / "workbox-sw.js",
+        "importScripts('/static/workbox/workbox-sw.js');\n"
+        "workbox.precaching.precacheAndRoute({{ entries }});\n",
+    )
+    appcache.add_folder("static")
+    text = (await get(app, "/sw.js")).decode()
+    inlined = text.split("precacheAndRoute(", 1)[1].rsplit(");", 1)[0]
+    assert json.loads(inlined) == json.loads(await get(app, "/precache-manifest.json"))
