@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from .errors import FileReadError, FolderNotFoundError, InvalidURLError, NotAFolderError
-from .urls import check_prefix, check_url, encode_segment, join_url
+from .urls import check_prefix, check_url, encode_segment
 
 __all__ = ["Declarations", "Entry", "FileEntry", "Folder", "ViewEntry", "collect"]
 
@@ -110,7 +110,7 @@ class Declarations:
 
     def is_excluded(self, url: str) -> bool:
         """Whether an encoded URL starts with any exclusion prefix."""
-        return any(url.startswith(prefix) for prefix in self.excluded)
+        return url.startswith(tuple(self.excluded))
 
     def tracks(self, path: str) -> bool:
         """Whether a decoded request path (with ``?query`` if any) is tracked.
@@ -183,32 +183,42 @@ def collect(
 
 def _walk_folder(
     folder: Folder, declarations: Declarations, warn: Callable[[str], None]
-) -> Iterator[FileEntry]:
+) -> list[FileEntry]:
     root = os.stat(folder.path)
-    seen = {(root.st_dev, root.st_ino)}
-    yield from _walk(folder.path, [], folder, declarations, seen, warn)
+    found: list[FileEntry] = []
+    _walk(
+        folder.path,
+        folder.base.rstrip("/") + "/",
+        _Walk(folder, tuple(declarations.excluded), {(root.st_dev, root.st_ino)}, warn, found),
+    )
+    return found
 
 
-def _walk(
-    directory: str,
-    segments: list[str],
-    folder: Folder,
-    declarations: Declarations,
-    seen: set[tuple[int, int]],
-    warn: Callable[[str], None],
-) -> Iterator[FileEntry]:
+@dataclass
+class _Walk:
+    folder: Folder
+    excluded: tuple[str, ...]
+    seen: set[tuple[int, int]]
+    warn: Callable[[str], None]
+    found: list[FileEntry]
+
+
+def _walk(directory: str, prefix: str, walk: _Walk) -> None:
+    # Plain recursion appending to one list: generators nested per folder
+    # level cost more than the stat calls on a 5,000-file tree.
     try:
         with os.scandir(directory) as it:
             children = sorted(it, key=lambda child: child.name)
     except OSError as error:
         raise FileReadError(
-            f"Cannot list {directory!r} under add_folder({folder.path!r}): "
+            f"Cannot list {directory!r} under add_folder({walk.folder.path!r}): "
             f"{error.strerror or error}. Fix its permissions or exclude it."
         ) from error
     for child in children:
-        if child.name.startswith(".") and not folder.include_hidden:
+        name = child.name
+        if name[0] == "." and not walk.folder.include_hidden:
             continue
-        url = join_url(folder.base, [*segments, encode_segment(child.name, path=child.path)])
+        url = prefix + encode_segment(name, path=child.path)
         try:
             st = child.stat()
         except FileNotFoundError:
@@ -219,20 +229,20 @@ def _walk(
                     f"exclude {url!r} with add_excluded_urls()."
                 ) from None
             continue  # deleted while we listed; it is simply not there
-        if stat.S_ISDIR(st.st_mode):
+        if stat.S_ISREG(st.st_mode):
+            if not (walk.excluded and url.startswith(walk.excluded)):
+                walk.found.append(
+                    FileEntry(url, child.path, st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+                )
+        elif stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
-            if key in seen or declarations.is_excluded(url + "/"):
-                continue  # a symlink loop, or a directory reached twice
-            seen.add(key)
-            yield from _walk(
-                child.path, [*segments, url.rpartition("/")[2]], folder, declarations, seen, warn
-            )
-        elif not stat.S_ISREG(st.st_mode):
-            warn(
+            url += "/"
+            if key in walk.seen or (walk.excluded and url.startswith(walk.excluded)):
+                continue  # a symlink loop, a directory reached twice, or excluded
+            walk.seen.add(key)
+            _walk(child.path, url, walk)
+        else:
+            walk.warn(
                 f"quart_appcache skips {child.path!r}: it is not a regular file "
                 "(a FIFO, socket or device), and reading it could hang."
-            )
-        elif not declarations.is_excluded(url):
-            yield FileEntry(
-                url, child.path, st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
             )

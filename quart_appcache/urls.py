@@ -14,7 +14,7 @@ import re
 
 from .errors import InvalidURLError
 
-__all__ = ["check_prefix", "check_url", "encode_segment", "join_url"]
+__all__ = ["check_prefix", "check_url", "encode_segment"]
 
 # Characters a browser percent-encodes in a URL path, besides C0 controls,
 # space and everything outside ASCII (WHATWG URL standard, path percent-encode
@@ -28,8 +28,19 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOT_SEGMENT = re.compile(r"^(?:\.|%2[eE]){1,2}$")
 
 
+def _needs_encoding(unsafe: frozenset[str]) -> re.Pattern[str]:
+    safe = "".join(re.escape(chr(c)) for c in range(0x21, 0x7F) if chr(c) not in unsafe)
+    return re.compile(f"[^{safe}]")
+
+
+_PATH_PATTERN = _needs_encoding(_PATH_SET)
+_NAME_PATTERN = _needs_encoding(_NAME_SET)
+_QUERY_PATTERN = _needs_encoding(_QUERY_SET)
+_PATTERNS = {_PATH_SET: _PATH_PATTERN, _NAME_SET: _NAME_PATTERN, _QUERY_SET: _QUERY_PATTERN}
+
+
 def _encode(text: str, unsafe: frozenset[str]) -> str:
-    if text.isascii() and not any(c in unsafe or c <= " " or c == "\x7f" for c in text):
+    if _PATTERNS[unsafe].search(text) is None:  # the common case: nothing to encode
         return text
     out: list[str] = []
     for char in text:
@@ -54,18 +65,14 @@ def encode_segment(name: str, *, path: str) -> str:
         InvalidURLError: the name is not valid UTF-8, so no URL can name it.
     """
     try:
-        name.encode("utf-8")
+        if not name.isascii():
+            name.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidURLError(
             f"Cannot cache {path!r}: its name is not valid UTF-8, so no URL can "
             "name it. Rename the file, or exclude it with add_excluded_urls()."
         ) from None
     return _encode(name, _NAME_SET)
-
-
-def join_url(base: str, segments: list[str]) -> str:
-    """Join an encoded base URL (``/static`` or ``/``) and encoded segments."""
-    return base.rstrip("/") + "/" + "/".join(segments)
 
 
 def _check(url: object, source: str, kind: str, *, allow_space: bool = False) -> str:

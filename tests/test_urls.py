@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quart_appcache import InvalidURLError
-from quart_appcache.urls import check_prefix, check_url, encode_segment, join_url
+from quart_appcache.urls import check_prefix, check_url, encode_segment
 
 
 @pytest.mark.parametrize(
@@ -55,8 +55,3 @@ def test_non_utf8_file_name_is_a_clear_error() -> None:
     name = b"bad\xff.js".decode("utf-8", "surrogateescape")
     with pytest.raises(InvalidURLError, match="not valid UTF-8"):
         encode_segment(name, path="/x/" + name)
-
-
-def test_join_url() -> None:
-    assert join_url("/static", ["a", "b.js"]) == "/static/a/b.js"
-    assert join_url("/", ["b.js"]) == "/b.js"
