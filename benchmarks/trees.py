@@ -24,7 +24,12 @@ class TreeSpec:
 
 MANY = TreeSpec("many", files=5000, sizes=(1024, 8 * 1024))
 # 300 files, 300 MiB in all: six of 10-50 MiB, the rest shares what is left.
-BIG = TreeSpec("big", files=300, sizes=(0, 0), huge=(10 * MIB, 18 * MIB, 26 * MIB, 34 * MIB, 42 * MIB, 50 * MIB))
+BIG = TreeSpec(
+    "big",
+    files=300,
+    sizes=(0, 0),
+    huge=(10 * MIB, 18 * MIB, 26 * MIB, 34 * MIB, 42 * MIB, 50 * MIB),
+)
 BIG_TOTAL = 300 * MIB
 SMOKE_MANY = TreeSpec("many", files=200, sizes=(1024, 8 * 1024))
 SMOKE_BIG = TreeSpec("big", files=12, sizes=(0, 0), huge=(2 * MIB, 3 * MIB))

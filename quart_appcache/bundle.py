@@ -14,11 +14,13 @@ import contextvars
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from .collect import Declarations, collect
 from .digest import Render, Revision, compute_revisions, version_of
 from .errors import ConfigError, FinalizedError
 from .filehash import RevisionCache
+from .walk import ListingCache
 
 __all__ = ["Bundle", "Snapshot"]
 
@@ -62,6 +64,7 @@ class Bundle:
         self.snapshot: Snapshot | None = None
         self.finalized = False
         self._cache = RevisionCache()
+        self._listings = ListingCache()
         self._inflight: asyncio.Task[Snapshot] | None = None
 
     def check_open(self, action: str) -> None:
@@ -127,7 +130,14 @@ class Bundle:
                 (finalize); otherwise reuse unchanged files' revisions and
                 leave out files that vanished (debug).
         """
-        entries = await asyncio.to_thread(collect, self.declarations, self._fallback_targets())
+        entries = await asyncio.to_thread(
+            partial(
+                collect,
+                self.declarations,
+                self._fallback_targets(),
+                listings=None if final else self._listings,
+            )
+        )
         revisions = await compute_revisions(
             entries, render, cache=None if final else self._cache, lenient=not final
         )

@@ -3,58 +3,25 @@
 An app declares URLs (rendered in-process), folders (read from disk) and
 exclusion prefixes. :func:`collect` turns those declarations into an ordered
 list of entries, each a URL plus where its bytes come from. This stage only
-lists folders and stats files; it never reads them and has no framework
-imports.
+lists folders; it never opens files and has no framework imports.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from .errors import FileReadError, FolderNotFoundError, InvalidURLError, NotAFolderError
-from .urls import check_prefix, check_url, encode_segment
+from .entries import Entry, FileEntry, Folder, ViewEntry
+from .errors import FolderNotFoundError, InvalidURLError, NotAFolderError
+from .urls import check_prefix, check_url
+from .walk import ListingCache, walk_folder
 
 __all__ = ["Declarations", "Entry", "FileEntry", "Folder", "ViewEntry", "collect"]
 
 logger = logging.getLogger("quart_appcache")
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    """A URL whose bytes are a file on disk.
-
-    ``stamp`` is ``(mtime_ns, ctime_ns, inode)``: what the debug-mode cache
-    compares to decide whether the file must be read again.
-    """
-
-    url: str
-    path: str
-    size: int
-    stamp: tuple[int, int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class ViewEntry:
-    """A URL whose bytes come from rendering it through the app."""
-
-    url: str
-
-
-Entry = FileEntry | ViewEntry
-
-
-@dataclass(frozen=True, slots=True)
-class Folder:
-    """A folder declared with ``add_folder``: absolute path and base URL."""
-
-    path: str
-    base: str
-    include_hidden: bool = False
 
 
 @dataclass
@@ -147,11 +114,13 @@ def collect(
     extra_urls: Iterable[str] = (),
     *,
     on_skip: Callable[[str], None] | None = None,
+    listings: ListingCache | None = None,
 ) -> list[Entry]:
     """List the entries of the bundle, in declaration order, duplicates collapsed.
 
-    Folders are walked in sorted name order so that every host lists the same
-    files in the same order. Exclusions apply to every entry.
+    Folders are walked in sorted name order (a folder's files, then its
+    subfolders), so that every host lists the same files in the same order.
+    Exclusions apply to every entry.
 
     Args:
         declarations: what the app declared.
@@ -159,6 +128,8 @@ def collect(
             last unless already listed.
         on_skip: called with a message for each file skipped (FIFOs, sockets,
             devices); defaults to a logged warning.
+        listings: debug-mode cache of folder listings, so unchanged folders
+            are only stat-ed, not listed again.
 
     Returns:
         The ordered entries.
@@ -174,75 +145,9 @@ def collect(
             if not declarations.is_excluded(item):
                 entries.setdefault(item, ViewEntry(item))
         else:
-            for entry in _walk_folder(item, declarations, warn):
+            excluded = tuple(declarations.excluded)
+            for entry in walk_folder(item, excluded, warn, listings):
                 entries.setdefault(entry.url, entry)
     for url in extra_urls:
         entries.setdefault(url, ViewEntry(url))
     return list(entries.values())
-
-
-def _walk_folder(
-    folder: Folder, declarations: Declarations, warn: Callable[[str], None]
-) -> list[FileEntry]:
-    root = os.stat(folder.path)
-    found: list[FileEntry] = []
-    _walk(
-        folder.path,
-        folder.base.rstrip("/") + "/",
-        _Walk(folder, tuple(declarations.excluded), {(root.st_dev, root.st_ino)}, warn, found),
-    )
-    return found
-
-
-@dataclass
-class _Walk:
-    folder: Folder
-    excluded: tuple[str, ...]
-    seen: set[tuple[int, int]]
-    warn: Callable[[str], None]
-    found: list[FileEntry]
-
-
-def _walk(directory: str, prefix: str, walk: _Walk) -> None:
-    # Plain recursion appending to one list: generators nested per folder
-    # level cost more than the stat calls on a 5,000-file tree.
-    try:
-        with os.scandir(directory) as it:
-            children = sorted(it, key=lambda child: child.name)
-    except OSError as error:
-        raise FileReadError(
-            f"Cannot list {directory!r} under add_folder({walk.folder.path!r}): "
-            f"{error.strerror or error}. Fix its permissions or exclude it."
-        ) from error
-    for child in children:
-        name = child.name
-        if name[0] == "." and not walk.folder.include_hidden:
-            continue
-        url = prefix + encode_segment(name, path=child.path)
-        try:
-            st = child.stat()
-        except FileNotFoundError:
-            if child.is_symlink():
-                raise FileReadError(
-                    f"Cannot cache {child.path!r}: it is a broken symbolic link to "
-                    f"{os.readlink(child.path)!r}. Fix or remove the link, or "
-                    f"exclude {url!r} with add_excluded_urls()."
-                ) from None
-            continue  # deleted while we listed; it is simply not there
-        if stat.S_ISREG(st.st_mode):
-            if not (walk.excluded and url.startswith(walk.excluded)):
-                walk.found.append(
-                    FileEntry(url, child.path, st.st_size, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-                )
-        elif stat.S_ISDIR(st.st_mode):
-            key = (st.st_dev, st.st_ino)
-            url += "/"
-            if key in walk.seen or (walk.excluded and url.startswith(walk.excluded)):
-                continue  # a symlink loop, a directory reached twice, or excluded
-            walk.seen.add(key)
-            _walk(child.path, url, walk)
-        else:
-            walk.warn(
-                f"quart_appcache skips {child.path!r}: it is not a regular file "
-                "(a FIFO, socket or device), and reading it could hang."
-            )

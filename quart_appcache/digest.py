@@ -63,29 +63,36 @@ async def compute_revisions(
     files = [entry for entry in entries if isinstance(entry, FileEntry)]
     views = [entry for entry in entries if isinstance(entry, ViewEntry)]
     file_results, bodies = await gather_or_cancel(
-        hash_files(files, cache),
+        hash_files([entry.path for entry in files], cache),
         gather_or_cancel(*(render(view.url) for view in views)),
     )
     view_revisions = await asyncio.to_thread(_revisions_of, bodies) if bodies else []
 
-    by_url: dict[str, Revision] = {}
-    known: dict[str, tuple[FileEntry, Digest]] = {}
-    for entry, result in zip(files, file_results, strict=True):
+    # One pass in entry order, so the result never depends on which work
+    # finished first.
+    file_results = iter(zip(files, file_results, strict=True))
+    view_results = iter(zip(views, view_revisions, strict=True))
+    known: dict[str, Digest] = {}
+    revisions: list[Revision] = []
+    for entry in entries:
+        if isinstance(entry, ViewEntry):
+            view, (revision, size) = next(view_results)
+            revisions.append(Revision(view.url, revision, size))
+            continue
+        file, result = next(file_results)
         if isinstance(result, Digest):
-            by_url[entry.url] = Revision(entry.url, result.revision, result.size)
-            known[entry.path] = (entry, result)
+            revisions.append(Revision(file.url, result.revision, result.size))
+            known[file.path] = result
         elif lenient and isinstance(result, FileNotFoundError):
-            logger.warning("quart_appcache: %r vanished while it was read; left out.", entry.path)
+            logger.warning("quart_appcache: %r vanished while it was read; left out.", file.path)
         else:
             raise FileReadError(
-                f"Cannot cache {entry.url!r}: reading {entry.path!r} failed: "
+                f"Cannot cache {file.url!r}: reading {file.path!r} failed: "
                 f"{result.strerror or result}. Fix the file or exclude the URL."
             ) from result
-    for view, (revision, size) in zip(views, view_revisions, strict=True):
-        by_url[view.url] = Revision(view.url, revision, size)
     if cache is not None:
         cache.replace(known)
-    return [by_url[entry.url] for entry in entries if entry.url in by_url]
+    return revisions
 
 
 def _revisions_of(bodies: list[bytes]) -> list[tuple[str, int]]:

@@ -28,21 +28,28 @@ def urls(declarations: Declarations) -> list[str]:
 def test_walk_is_sorted_and_depth_first(tmp_path: Path) -> None:
     for name in ("b.js", "a/z.js", "a/b/c.js", "c.js", "A.js"):
         write(tmp_path / name, name)
+    # A folder's files first, then its subfolders, each in name order.
     assert urls(declare(tmp_path)) == [
         "/static/A.js",
-        "/static/a/b/c.js",
-        "/static/a/z.js",
         "/static/b.js",
         "/static/c.js",
+        "/static/a/z.js",
+        "/static/a/b/c.js",
     ]
 
 
-def test_file_entries_carry_path_size_and_stamp(tmp_path: Path) -> None:
+def test_file_entries_carry_url_and_path_without_opening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write(tmp_path / "a.js", "12345")
+
+    def no_open(*args: object, **kwargs: object) -> None:
+        raise AssertionError("collection must not open files")
+
+    monkeypatch.setattr("os.open", no_open)
+    monkeypatch.setattr("builtins.open", no_open)
     [entry] = collect(declare(tmp_path))
-    assert isinstance(entry, FileEntry)
-    assert (entry.path, entry.size) == (str(path), 5)
-    assert entry.stamp[0] == path.stat().st_mtime_ns
+    assert entry == FileEntry("/static/a.js", str(path))
 
 
 def test_hidden_files_and_folders_are_left_out_by_default(tmp_path: Path) -> None:
@@ -51,10 +58,10 @@ def test_hidden_files_and_folders_are_left_out_by_default(tmp_path: Path) -> Non
     assert urls(declare(tmp_path)) == ["/static/a/ok.js"]
     assert urls(declare(tmp_path, include_hidden=True)) == [
         "/static/.DS_Store",
-        "/static/.git/config",
         "/static/.gitkeep",
-        "/static/a/.hidden/x.js",
+        "/static/.git/config",
         "/static/a/ok.js",
+        "/static/a/.hidden/x.js",
     ]
 
 
@@ -90,7 +97,7 @@ def test_symlinked_file_and_folder_are_followed(tmp_path: Path) -> None:
     root.mkdir()
     os.symlink(outside / "lib", root / "lib")
     os.symlink(outside / "one.js", root / "one.js")
-    assert urls(declare(root)) == ["/static/lib/l.js", "/static/one.js"]
+    assert urls(declare(root)) == ["/static/one.js", "/static/lib/l.js"]
 
 
 def test_broken_symlink_is_a_clear_error(tmp_path: Path) -> None:
@@ -120,7 +127,7 @@ def test_unreadable_folder_is_a_clear_error(
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr("quart_appcache.collect.os.scandir", scandir)
+    monkeypatch.setattr("quart_appcache.walk.os.scandir", scandir)
     with pytest.raises(FileReadError, match=r"Cannot list '.*locked'.*Permission denied"):
         collect(declare(tmp_path))
 

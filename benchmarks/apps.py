@@ -1,0 +1,79 @@
+"""The apps under test: quart_appcache and Flask-Appcache over the same tree."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, render_template
+
+from quart_appcache import Appcache
+
+# A template view of a few KiB, rendered like a real page.
+PAGE = """<!doctype html><html><head><title>{{ title }}</title></head><body>
+<h1>{{ title }}</h1>{% for row in rows %}<p class="row">{{ loop.index }}: {{ row }}</p>
+{% endfor %}</body></html>"""
+ROWS = [f"row {i} " + "lorem ipsum dolor sit amet " * 3 for i in range(40)]
+
+
+def _templates(root: Path) -> None:
+    # File templates, as real apps have: Jinja compiles each once and caches it.
+    folder = root / "templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "page.html"
+    if not page.exists() or page.read_text() != PAGE:
+        page.write_text(PAGE)
+
+
+def quart_app(
+    root: Path,
+    *,
+    views: int = 0,
+    io_delay: float = 0.0,
+    folder: bool = True,
+    debug: bool = False,
+    **config: Any,
+) -> tuple[Quart, Appcache]:
+    """A Quart app over ``root/static`` with ``views`` template views."""
+    _templates(root)
+    app = Quart("bench", root_path=str(root), static_folder=str(root / "static"))
+    app.debug = debug
+    app.config.update(config)
+    appcache = Appcache(app)
+    for index in range(views):
+
+        async def view(index: int = index) -> str:
+            if io_delay:
+                await asyncio.sleep(io_delay)
+            return await render_template("page.html", title=f"page {index}", rows=ROWS)
+
+        app.add_url_rule(f"/page/{index}", f"page{index}", view)
+        appcache.add_urls(f"/page/{index}")
+    if folder:
+        appcache.add_folder("static")
+    return app, appcache
+
+
+def flask_app(root: Path, *, views: int = 0, io_delay: float = 0.0, folder: bool = True) -> Any:
+    """The same with Flask-Appcache 0.1.2 (views added one per call: its closure bug)."""
+    from flask import Flask
+    from flask import render_template as flask_render
+    from flask_appcache import Appcache as FlaskAppcache
+
+    _templates(root)
+    app = Flask("bench", root_path=str(root), static_folder=str(root / "static"))
+    appcache = FlaskAppcache(app)
+    for index in range(views):
+
+        def view(index: int = index) -> str:
+            if io_delay:
+                time.sleep(io_delay)
+            return flask_render("page.html", title=f"page {index}", rows=ROWS)
+
+        app.add_url_rule(f"/page/{index}", f"page{index}", view)
+        appcache.add_urls(f"/page/{index}")
+    if folder:
+        appcache.add_folder(str(root / "static"), base="/static")
+    return appcache

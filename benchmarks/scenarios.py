@@ -1,0 +1,359 @@
+"""The benchmark scenarios. Each returns report rows; peers alternate per round."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import trees
+from benchmarks.apps import flask_app, quart_app
+from benchmarks.limits import hash_loop, stat_loop
+from benchmarks.load import run_load
+from benchmarks.measure import Row, Series, timed
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Context:
+    """Where the trees live, how many rounds, and whether this is a smoke run."""
+
+    data: Path
+    rounds: int
+    smoke: bool
+
+    def tree(self, name: str) -> tuple[Path, list[Path]]:
+        if name == "many":
+            spec, total = (trees.SMOKE_MANY if self.smoke else trees.MANY), None
+        else:
+            spec = trees.SMOKE_BIG if self.smoke else trees.BIG
+            total = trees.SMOKE_BIG_TOTAL if self.smoke else trees.BIG_TOTAL
+        root = self.data / f"{name}-{spec.files}"
+        paths = trees.build(root / "static", spec, total)
+        # Let the debug-mode cache trust the files: older than its racy window.
+        age = time.time() - os.path.getmtime(root / "static" / ".complete")
+        if age < 2.5:
+            time.sleep(2.5 - age)
+        return root, paths
+
+
+def _check(value: float, target: float, *, at_least: bool, smoke: bool) -> bool | None:
+    if smoke:
+        return None
+    return value >= target if at_least else value <= target
+
+
+def _cold_hash(root: Path, **kwargs: object) -> float:
+    app, appcache = quart_app(root, **kwargs)  # type: ignore[arg-type]
+
+    async def run() -> float:
+        started = time.perf_counter()
+        await appcache.hash()
+        return time.perf_counter() - started
+
+    return asyncio.run(run())
+
+
+def _alternate(rounds: int, steps: list[Callable[[], None]]) -> None:
+    for index in range(rounds):
+        order = steps if index % 2 == 0 else list(reversed(steps))
+        for step in order:
+            step()
+
+
+def many(ctx: Context) -> list[Row]:
+    """5,000 small files plus 20 template views, cold."""
+    root, _ = ctx.tree("many")
+    ours = Series("quart_appcache", "s")
+    files = Series("quart_appcache", "s")
+    flask = Series("Flask-Appcache 0.1.2", "s")
+    loop = Series("one-thread open/read/sha1 loop", "s")
+    _alternate(
+        ctx.rounds,
+        [
+            lambda: ours.values.append(_cold_hash(root, views=20)),
+            lambda: files.values.append(_cold_hash(root)),
+            lambda: flask.values.append(timed(flask_app(root, views=20).hash)),
+            lambda: loop.values.append(timed(lambda: hash_loop(root / "static"))),
+        ],
+    )
+    speedup = flask.median / ours.median
+    files_ratio = files.median / loop.median
+    return [
+        Row(
+            "many",
+            "cold hash()",
+            ours,
+            flask,
+            speedup,
+            "≥ 15× faster than Flask-Appcache",
+            _check(speedup, 15, at_least=True, smoke=ctx.smoke),
+        ),
+        Row(
+            "many",
+            "cold hash(), files part",
+            files,
+            loop,
+            files_ratio,
+            "≤ 1.5× the loop",
+            _check(files_ratio, 1.5, at_least=False, smoke=ctx.smoke),
+        ),
+    ]
+
+
+def big(ctx: Context) -> list[Row]:
+    """300 files, 300 MiB, six of them 10–50 MiB, cold."""
+    root, _ = ctx.tree("big")
+    ours = Series("quart_appcache", "s")
+    flask = Series("Flask-Appcache 0.1.2", "s")
+    loop = Series("one-thread open/read/sha1 loop", "s")
+    _alternate(
+        ctx.rounds,
+        [
+            lambda: ours.values.append(_cold_hash(root)),
+            lambda: flask.values.append(timed(flask_app(root).hash)),
+            lambda: loop.values.append(timed(lambda: hash_loop(root / "static"))),
+        ],
+    )
+    loop_ratio = ours.median / loop.median
+    speedup = flask.median / ours.median
+    return [
+        Row(
+            "big",
+            "cold hash()",
+            ours,
+            loop,
+            loop_ratio,
+            "≤ 1.0× the loop",
+            _check(loop_ratio, 1.0, at_least=False, smoke=ctx.smoke),
+        ),
+        Row(
+            "big",
+            "cold hash()",
+            ours,
+            flask,
+            speedup,
+            "≥ 2× faster than Flask-Appcache",
+            _check(speedup, 2, at_least=True, smoke=ctx.smoke),
+        ),
+    ]
+
+
+def stall(ctx: Context) -> list[Row]:
+    """The largest event-loop stall and the peak RSS growth while hashing big."""
+    root, _ = ctx.tree("big")
+    lag = Series("quart_appcache", "s")
+    rss = Series("quart_appcache", "MiB")
+    for _ in range(ctx.rounds):
+        lag.values.append(asyncio.run(_max_lag(root)))
+        probe = subprocess.run(
+            [sys.executable, "-m", "benchmarks.rss_probe", str(root)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rss.values.append(float(probe.stdout.strip()))
+    return [
+        Row(
+            "big, while hashing",
+            "largest event-loop stall",
+            lag,
+            None,
+            None,
+            "≤ 50 ms",
+            _check(max(lag.values), 0.050, at_least=False, smoke=ctx.smoke),
+        ),
+        Row(
+            "big, while hashing",
+            "peak RSS growth",
+            rss,
+            None,
+            None,
+            "≤ 64 MiB",
+            _check(max(rss.values), 64, at_least=False, smoke=ctx.smoke),
+        ),
+    ]
+
+
+async def _max_lag(root: Path) -> float:
+    app, appcache = quart_app(root)
+    worst = 0.0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not done:
+            before = time.perf_counter()
+            await asyncio.sleep(0.001)
+            worst = max(worst, time.perf_counter() - before - 0.001)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    await appcache.hash()
+    done = True
+    await task
+    return worst
+
+
+def views(ctx: Context) -> list[Row]:
+    """50 views that each await 20 ms of I/O."""
+    root, _ = ctx.tree("many")
+    count = 10 if ctx.smoke else 50
+    ours = Series("quart_appcache", "s")
+    flask = Series("Flask-Appcache 0.1.2 (sequential)", "s")
+    _alternate(
+        ctx.rounds,
+        [
+            lambda: ours.values.append(_cold_hash(root, views=count, io_delay=0.02, folder=False)),
+            lambda: flask.values.append(
+                timed(flask_app(root, views=count, io_delay=0.02, folder=False).hash)
+            ),
+        ],
+    )
+    return [
+        Row(
+            "views",
+            f"hash() of {count} views × 20 ms I/O",
+            ours,
+            flask,
+            flask.median / ours.median,
+            "≤ 150 ms",
+            _check(ours.median, 0.150, at_least=False, smoke=ctx.smoke),
+        ),
+    ]
+
+
+def debug(ctx: Context) -> list[Row]:
+    """Debug mode, unchanged many tree: the second hash() against its floor."""
+    root, paths = ctx.tree("many")
+    ours = Series("quart_appcache", "s")
+    floor = Series("os.stat loop + warm views-only hash()", "s")
+
+    async def second(**kwargs: object) -> float:
+        app, appcache = quart_app(root, debug=True, **kwargs)  # type: ignore[arg-type]
+        await appcache.hash()
+        started = time.perf_counter()
+        await appcache.hash()
+        return time.perf_counter() - started
+
+    def measure_floor() -> None:
+        views_only = asyncio.run(second(views=20, folder=False))
+        floor.values.append(timed(lambda: stat_loop(paths)) + views_only)
+
+    _alternate(
+        ctx.rounds,
+        [lambda: ours.values.append(asyncio.run(second(views=20))), measure_floor],
+    )
+    ratio = ours.median / floor.median
+    return [
+        Row(
+            "debug, unchanged many",
+            "second hash()",
+            ours,
+            floor,
+            ratio,
+            "≤ 2× the floor",
+            _check(ratio, 2, at_least=False, smoke=ctx.smoke),
+        ),
+    ]
+
+
+def serve(ctx: Context) -> list[Row]:
+    """A finalized manifest under uvicorn and hypercorn against a constant route."""
+    sys.path.insert(0, str(REPO))
+    from tests.e2e.servers import serve as start
+
+    root, _ = ctx.tree("many")
+    seconds = 1.0 if ctx.smoke else 3.0
+    rows = []
+    for kind in ("uvicorn", "hypercorn"):
+        ours = Series("manifest", "req/s")
+        const = Series("constant route, same size", "req/s")
+        with start(
+            REPO, kind=kind, module="benchmarks.serve_app:app", env={"BENCH_ROOT": str(root)}
+        ) as server:
+            for url, series in (
+                (server.url + "/const", const),
+                (server.url + "/manifest.appcache", ours),
+            ):
+                run_load(url, connections=50, seconds=0.5, max_requests=100)  # warm up
+            for index in range(ctx.rounds):
+                pairs = [(server.url + "/manifest.appcache", ours), (server.url + "/const", const)]
+                for url, series in pairs if index % 2 == 0 else reversed(pairs):
+                    result = run_load(
+                        url,
+                        connections=50,
+                        seconds=seconds,
+                        max_requests=400 if ctx.smoke else None,
+                    )
+                    if result.errors:
+                        raise RuntimeError(f"{result.errors} errors loading {url} under {kind}")
+                    series.values.append(result.rate)
+        ratio = ours.median / const.median
+        rows.append(
+            Row(
+                f"serve, {kind}",
+                "finalized manifest, 50 connections",
+                ours,
+                const,
+                ratio,
+                "≥ 0.9× the constant route",
+                _check(ratio, 0.9, at_least=True, smoke=ctx.smoke),
+            )
+        )
+    return rows
+
+
+def load(ctx: Context) -> list[Row]:
+    """At least 20,000 requests at 64 connections against a finalized app under uvicorn."""
+    sys.path.insert(0, str(REPO))
+    from tests.e2e.servers import serve as start
+
+    root, _ = ctx.tree("many")
+    wanted = 500 if ctx.smoke else 20_000
+    rate = Series("manifest", "req/s")
+    with start(
+        REPO, kind="uvicorn", module="benchmarks.serve_app:app", env={"BENCH_ROOT": str(root)}
+    ) as server:
+        seconds = 2.0
+        while True:
+            result = run_load(
+                server.url + "/manifest.appcache",
+                connections=64,
+                seconds=seconds,
+                max_requests=wanted if ctx.smoke else None,
+            )
+            if result.requests >= wanted or ctx.smoke:
+                break
+            seconds *= 2 * wanted / max(result.requests, 1)
+    rate.values.append(result.rate)
+    ok = result.errors == 0 and result.requests >= wanted
+    return [
+        Row(
+            "load, uvicorn",
+            f"{result.requests:,} requests, 64 connections, {result.errors} errors",
+            rate,
+            None,
+            None,
+            "0 errors over ≥ 20,000 requests",
+            None if ctx.smoke else ok,
+        ),
+    ]
+
+
+SCENARIOS: dict[str, Callable[[Context], list[Row]]] = {
+    "many": many,
+    "big": big,
+    "stall": stall,
+    "views": views,
+    "debug": debug,
+    "serve": serve,
+    "load": load,
+}

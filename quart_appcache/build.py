@@ -1,0 +1,206 @@
+"""Deploy-time builds: the rendered artifacts and a record, written once, served as-is.
+
+``quart appcache build`` writes, into one folder:
+
+* ``manifest.appcache``, ``precache-manifest.json``, ``sw.js``: the bytes
+  every worker will serve;
+* ``appcache.json``: the record (format, version, ``updated``, entries), and
+  which artifact file is which. It is written last, so a folder with a record
+  is a complete build.
+
+At startup a production app loads the build instead of computing, so every
+worker on every host serves the same bytes, ``updated`` included. A build
+whose URL list (or file sizes) no longer matches the app's declarations is
+stale and refused. This module has no framework imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiofiles
+
+from .bundle import Snapshot
+from .collect import Entry, FileEntry
+from .digest import Revision
+from .errors import BuildError
+
+__all__ = ["FILES", "RECORD", "Build", "read_build", "write_build"]
+
+RECORD = "appcache.json"
+FORMAT = 1
+FILES = {
+    "manifest": "manifest.appcache",
+    "precache": "precache-manifest.json",
+    "sw": "sw.js",
+}
+
+
+@dataclass(frozen=True)
+class Build:
+    """A build loaded from disk: its snapshot and the bytes of each artifact."""
+
+    snapshot: Snapshot
+    artifacts: dict[str, bytes]
+
+
+def _atomic_write(folder: str, name: str, data: bytes) -> None:
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, os.path.join(folder, name))
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def write_build(folder: str, snapshot: Snapshot, artifacts: Mapping[str, bytes]) -> list[str]:
+    """Write the artifacts, then the record, each atomically.
+
+    Returns:
+        The paths written, record last.
+
+    Raises:
+        BuildError: the folder cannot be created or written.
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+        written = []
+        for name, body in artifacts.items():
+            _atomic_write(folder, FILES[name], body)
+            written.append(os.path.join(folder, FILES[name]))
+        record = {
+            "format": FORMAT,
+            "version": snapshot.version,
+            "updated": snapshot.updated,
+            "artifacts": {name: FILES[name] for name in artifacts},
+            "entries": [
+                {"url": item.url, "revision": item.revision, "size": item.size}
+                for item in snapshot.revisions
+            ],
+        }
+        _atomic_write(folder, RECORD, json.dumps(record, indent=1).encode() + b"\n")
+        written.append(os.path.join(folder, RECORD))
+        return written
+    except OSError as error:
+        raise BuildError(
+            f"Cannot write the build to {folder!r}: {error.strerror or error}. "
+            "Choose a writable folder with --output or APPCACHE_BUILD_DIR."
+        ) from error
+
+
+def has_build(folder: str) -> bool:
+    """Whether ``folder`` holds a build record."""
+    return os.path.isfile(os.path.join(folder, RECORD))
+
+
+async def read_build(folder: str, wanted: Sequence[str]) -> Build:
+    """Load a build with the artifacts in ``wanted``.
+
+    Raises:
+        BuildError: the record is unreadable or of another format, or an
+            artifact the app serves is missing.
+    """
+    record = _parse_record(folder, await _read(folder, RECORD))
+    artifacts: dict[str, bytes] = {}
+    for name in wanted:
+        filename = record["artifacts"].get(name)
+        if filename is None:
+            raise BuildError(
+                f"The build in {folder!r} has no {name} artifact, but the app serves one. "
+                "Run `quart appcache build` again."
+            )
+        artifacts[name] = await _read(folder, filename)
+    revisions = tuple(
+        Revision(item["url"], item["revision"], item["size"]) for item in record["entries"]
+    )
+    return Build(Snapshot(record["version"], record["updated"], revisions), artifacts)
+
+
+def check_fresh(folder: str, build: Build, entries: Sequence[Entry]) -> None:
+    """Refuse a build whose URLs (or file sizes) differ from the app's entries now.
+
+    Stats every file entry, so run it off the event loop.
+
+    Raises:
+        BuildError: naming what was added, removed or resized.
+    """
+    built = {item.url: item.size for item in build.snapshot.revisions}
+    declared = [entry.url for entry in entries]
+    problems = []
+    added = [url for url in declared if url not in built]
+    removed = [url for url in built if url not in set(declared)]
+    if added:
+        problems.append(f"new since the build: {_some(added)}")
+    if removed:
+        problems.append(f"gone since the build: {_some(removed)}")
+    if not problems and list(built) != declared:
+        problems.append("the URLs are in another order")
+    resized = [
+        entry.url
+        for entry in entries
+        if isinstance(entry, FileEntry)
+        and entry.url in built
+        and built[entry.url] != _size(entry.path)
+    ]
+    if resized:
+        problems.append(f"changed size since the build: {_some(resized)}")
+    if problems:
+        raise BuildError(
+            f"The build in {folder!r} is stale: {'; '.join(problems)}. "
+            "Run `quart appcache build` again before starting the servers "
+            "(or remove the folder to compute at startup)."
+        )
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _some(urls: list[str]) -> str:
+    shown = ", ".join(repr(url) for url in urls[:5])
+    return shown + (f" and {len(urls) - 5} more" if len(urls) > 5 else "")
+
+
+async def _read(folder: str, name: str) -> bytes:
+    path = os.path.join(folder, name)
+    try:
+        async with aiofiles.open(path, "rb") as handle:
+            data: bytes = await handle.read()
+            return data
+    except OSError as error:
+        raise BuildError(
+            f"Cannot read {path!r} from the build: {error.strerror or error}. "
+            "Run `quart appcache build` again."
+        ) from error
+
+
+def _parse_record(folder: str, data: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(data)
+        if record.get("format") != FORMAT:
+            raise ValueError(f"format {record.get('format')!r}, expected {FORMAT}")
+        for key in ("version", "updated", "artifacts", "entries"):
+            if key not in record:
+                raise ValueError(f"no {key!r}")
+        for item in record["entries"]:
+            if not {"url", "revision", "size"} <= set(item):
+                raise ValueError(f"a malformed entry {item!r}")
+    except (ValueError, AttributeError, TypeError) as error:
+        raise BuildError(
+            f"The build record {os.path.join(folder, RECORD)!r} is unusable ({error}). "
+            "Run `quart appcache build` again."
+        ) from error
+    result: dict[str, Any] = record
+    return result
