@@ -22,7 +22,7 @@ def _status(field: str) -> int:
 
 def main() -> None:
     root = Path(sys.argv[1])
-    app, appcache = quart_app(root)
+    _app, appcache = quart_app(root)
 
     async def run() -> None:
         await asyncio.sleep(0)  # the loop and its executor exist before we measure

@@ -50,7 +50,7 @@ def _check(value: float, target: float, *, at_least: bool, smoke: bool) -> bool 
 
 
 def _cold_hash(root: Path, **kwargs: object) -> float:
-    app, appcache = quart_app(root, **kwargs)  # type: ignore[arg-type]
+    _app, appcache = quart_app(root, **kwargs)  # type: ignore[arg-type]
 
     async def run() -> float:
         started = time.perf_counter()
@@ -183,7 +183,7 @@ def stall(ctx: Context) -> list[Row]:
 
 
 async def _max_lag(root: Path) -> float:
-    app, appcache = quart_app(root)
+    _app, appcache = quart_app(root)
     worst = 0.0
     done = False
 
@@ -237,7 +237,7 @@ def debug(ctx: Context) -> list[Row]:
     floor = Series("os.stat loop + warm views-only hash()", "s")
 
     async def second(**kwargs: object) -> float:
-        app, appcache = quart_app(root, debug=True, **kwargs)  # type: ignore[arg-type]
+        _app, appcache = quart_app(root, debug=True, **kwargs)  # type: ignore[arg-type]
         await appcache.hash()
         started = time.perf_counter()
         await appcache.hash()
@@ -279,10 +279,7 @@ def serve(ctx: Context) -> list[Row]:
         with start(
             REPO, kind=kind, module="benchmarks.serve_app:app", env={"BENCH_ROOT": str(root)}
         ) as server:
-            for url, series in (
-                (server.url + "/const", const),
-                (server.url + "/manifest.appcache", ours),
-            ):
+            for url in (server.url + "/const", server.url + "/manifest.appcache"):
                 run_load(url, connections=50, seconds=0.5, max_requests=100)  # warm up
             for index in range(ctx.rounds):
                 pairs = [(server.url + "/manifest.appcache", ours), (server.url + "/const", const)]

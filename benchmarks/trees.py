@@ -50,9 +50,7 @@ def build(root: Path, spec: TreeSpec, total: int | None = None, seed: int = 1234
     rng = random.Random(f"{seed}-{spec.name}-{spec.files}")
     marker = root / ".complete"
     sizes = _sizes(rng, spec, total)
-    paths = []
-    for index, size in enumerate(sizes):
-        paths.append(root / _folder(rng, spec) / f"f{index:05d}.bin")
+    paths = [root / _folder(rng, spec) / f"f{index:05d}.bin" for index in range(len(sizes))]
     if marker.exists():
         return paths
     chunk = rng.randbytes(MIB)
