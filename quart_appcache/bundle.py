@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from functools import partial
 
 from .collect import Declarations, collect
-from .digest import Render, Revision, compute_revisions, version_of
+from .digest import Progress, Render, Revision, compute_revisions, version_of
+from .entries import Entry
 from .errors import ConfigError, FinalizedError
 from .filehash import RevisionCache
 from .walk import ListingCache
@@ -76,11 +77,26 @@ class Bundle:
                 "calling finalize())."
             )
 
-    def entries(self) -> list[str]:
+    def urls(self) -> list[str]:
         """The tracked URLs as of now (folders listed again unless frozen)."""
         if self.snapshot is not None and self.finalized:
             return self.snapshot.urls
         return [entry.url for entry in collect(self.declarations, self._fallback_targets())]
+
+    async def collect(self, *, cached: bool = False) -> list[Entry]:
+        """The entries as of now, listed in a worker thread.
+
+        Args:
+            cached: reuse unchanged folder listings (debug mode).
+        """
+        return await asyncio.to_thread(
+            partial(
+                collect,
+                self.declarations,
+                self._fallback_targets(),
+                listings=self._listings if cached else None,
+            )
+        )
 
     async def current(self, render: Render) -> Snapshot:
         """The snapshot: frozen once finalized, otherwise computed now.
@@ -121,25 +137,25 @@ class Bundle:
                 )
         return targets
 
-    async def compute(self, render: Render, *, final: bool) -> Snapshot:
+    async def compute(
+        self, render: Render, *, final: bool, progress: Progress | None = None
+    ) -> Snapshot:
         """Collect, digest and version the bundle now.
 
         Args:
             render: renders a view URL to its body.
             final: read every file afresh and fail on any unreadable one
                 (finalize); otherwise reuse unchanged files' revisions and
-                leave out files that vanished (debug).
+                listings, and leave out files that vanished (debug).
+            progress: told the number of entries, then each one done.
         """
-        entries = await asyncio.to_thread(
-            partial(
-                collect,
-                self.declarations,
-                self._fallback_targets(),
-                listings=None if final else self._listings,
-            )
-        )
+        entries = await self.collect(cached=not final)
         revisions = await compute_revisions(
-            entries, render, cache=None if final else self._cache, lenient=not final
+            entries,
+            render,
+            cache=None if final else self._cache,
+            lenient=not final,
+            progress=progress,
         )
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions)
 

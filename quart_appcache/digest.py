@@ -14,17 +14,28 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .collect import Entry, FileEntry, ViewEntry
 from .errors import FileReadError
 from .filehash import Digest, RevisionCache, hash_files, revision_of
 from .tasks import gather_or_cancel
 
-__all__ = ["Render", "Revision", "compute_revisions", "version_of"]
+__all__ = ["Progress", "Render", "Revision", "compute_revisions", "version_of"]
 
 logger = logging.getLogger("quart_appcache")
 
 Render = Callable[[str], Awaitable[bytes]]
+
+
+class Progress(Protocol):
+    """Told how many entries there are, then how many more are done."""
+
+    def start(self, total: int) -> None:
+        """Called once with the number of entries."""
+
+    def advance(self, count: int) -> None:
+        """Called as entries are done."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +53,7 @@ async def compute_revisions(
     *,
     cache: RevisionCache | None = None,
     lenient: bool = False,
+    progress: Progress | None = None,
 ) -> list[Revision]:
     """Compute the revision of every entry, concurrently.
 
@@ -51,6 +63,7 @@ async def compute_revisions(
         cache: debug-mode cache, so unchanged files are not read again.
         lenient: drop files that vanished since they were listed (debug mode)
             instead of failing.
+        progress: told the total, then each entry done (the CLI's bar).
 
     Returns:
         One revision per entry, in entry order (vanished files left out when
@@ -62,9 +75,19 @@ async def compute_revisions(
     """
     files = [entry for entry in entries if isinstance(entry, FileEntry)]
     views = [entry for entry in entries if isinstance(entry, ViewEntry)]
+    advance = progress.advance if progress is not None else None
+    if progress is not None:
+        progress.start(len(entries))
+
+    async def render_one(url: str) -> bytes:
+        body = await render(url)
+        if advance is not None:
+            advance(1)
+        return body
+
     file_results, bodies = await gather_or_cancel(
-        hash_files([entry.path for entry in files], cache),
-        gather_or_cancel(*(render(view.url) for view in views)),
+        hash_files([entry.path for entry in files], cache, on_done=advance),
+        gather_or_cancel(*(render_one(view.url) for view in views)),
     )
     view_revisions = await asyncio.to_thread(_revisions_of, bodies) if bodies else []
 

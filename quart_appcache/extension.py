@@ -17,6 +17,7 @@ from typing import Any
 from quart import Quart, Response, current_app, has_app_context, request
 from werkzeug.exceptions import HTTPException
 
+from .cli import appcache_cli
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
 from .render import sw_registration
@@ -79,6 +80,7 @@ class Appcache:
         app.after_request(_cache_header_hook(site))
         app.add_template_global(partial(str, settings.url), "appcache_manifest_url")
         app.add_template_global(partial(sw_registration, settings.sw_url), "appcache_sw_script")
+        app.cli.add_command(appcache_cli(site))
         app.extensions[EXTENSION_KEY] = self
         self._sites[app] = site
         self._last = weakref.ref(app)
@@ -149,7 +151,7 @@ class Appcache:
 
         Before finalizing, folders are listed anew on every access.
         """
-        return tuple(self._site().bundle.entries())
+        return tuple(self._site().bundle.urls())
 
     # -- computing ----------------------------------------------------------
 
@@ -290,14 +292,14 @@ def _startup_hook(site: Site) -> Any:
                     f"The app routes {url!r} to {endpoint!r}, shadowing the appcache's "
                     f"{name} route. Remove that route or change the APPCACHE_* URL."
                 )
-        if not site.finalize_at_startup:
+        if site.cli_mode or not site.finalize_at_startup:
             return
 
         # Quart runs every before_serving hook, then every while_serving
         # generator. Appending ours now puts it after all of the app's own
         # startup code, so views that need a database opened there work.
         async def finalize_while_serving() -> AsyncGenerator[None, None]:
-            await site.finalize()
+            await site.start()
             yield
 
         if site.startup_gen in app.while_serving_gens:  # started before: drop the spent one

@@ -28,7 +28,7 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -166,7 +166,11 @@ async def _hash_large(path: str) -> Result:
     return Digest(h.hexdigest()[:REVISION_CHARS], size, _stamp(st), read_at)
 
 
-async def hash_files(paths: Sequence[str], cache: RevisionCache | None = None) -> list[Result]:
+async def hash_files(
+    paths: Sequence[str],
+    cache: RevisionCache | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[Result]:
     """Read and hash files concurrently, without blocking the event loop.
 
     Files the cache vouches for are only stat-ed, not read. One batch and at
@@ -176,6 +180,7 @@ async def hash_files(paths: Sequence[str], cache: RevisionCache | None = None) -
     Args:
         paths: the files, in bundle order.
         cache: a debug-mode cache of earlier digests, or ``None``.
+        on_done: called with the number of files finished, as they finish.
 
     Returns:
         One result per path, in order: a :class:`Digest`, or the ``OSError``
@@ -190,9 +195,14 @@ async def hash_files(paths: Sequence[str], cache: RevisionCache | None = None) -
     batch_slot = asyncio.Semaphore(1)
     large_slots = asyncio.Semaphore(WORKERS)
 
+    def done(count: int) -> None:
+        if on_done is not None:
+            on_done(count)
+
     async def run_large(index: int) -> None:
         async with large_slots:
             results[index] = await _hash_large(paths[index])
+        done(1)
 
     async def run_batch(start: int) -> None:
         async with batch_slot:
@@ -203,6 +213,7 @@ async def hash_files(paths: Sequence[str], cache: RevisionCache | None = None) -
                 large.append(run_large(index))
             else:
                 results[index] = result
+        done(len(batch) - len(large))
         await gather_or_cancel(*large)
 
     await gather_or_cancel(*(run_batch(start) for start in range(0, len(paths), BATCH_FILES)))

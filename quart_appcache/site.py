@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncGenerator, Callable
+import os
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import jinja2
 from quart import Quart
 
+from .build import check_fresh, has_build, read_build
 from .bundle import Bundle, Snapshot
 from .collect import Declarations
 from .config import Settings
+from .digest import Progress
 from .inprocess import InProcessRenderer
 from .render import (
     load_template,
@@ -36,6 +39,10 @@ MIMETYPES: dict[ArtifactName, str] = {
     "precache": "application/json",
     "sw": "text/javascript; charset=utf-8",
 }
+TEMPLATE_KEYS: dict[ArtifactName, str] = {
+    "manifest": "APPCACHE_TEMPLATE",
+    "sw": "APPCACHE_SW_TEMPLATE",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +54,15 @@ class Artifact:
     mimetype: str
 
     @classmethod
-    def of(cls, name: ArtifactName, text: str) -> Artifact:
-        """Encode ``text`` and tag it with a digest of its bytes."""
-        body = text.encode("utf-8")
+    def of(cls, name: ArtifactName, body: bytes) -> Artifact:
+        """Tag ``body`` with a digest of its bytes."""
         return cls(body, hashlib.sha256(body).hexdigest()[:32], MIMETYPES[name])
+
+
+def _reusable(task: asyncio.Task[Artifact]) -> bool:
+    if task.get_loop() is not asyncio.get_running_loop():
+        return False
+    return not task.done() or (not task.cancelled() and task.exception() is None)
 
 
 class Site:
@@ -66,11 +78,25 @@ class Site:
         self.settings = settings
         self.bundle = Bundle(Declarations(app.root_path, settings.reserved), settings.fallback)
         self.renderer = InProcessRenderer(app, settings.url_base, settings.fetch_timeout)
+        self.build_dir = os.path.join(app.root_path, settings.build_dir)
         self.frozen: dict[ArtifactName, Artifact] | None = None
         self.startup_gen: AsyncGenerator[None, None] | None = None
+        # Set by the CLI, which computes by itself after the app's startup.
+        self.cli_mode = False
         # Debug mode: the last render of each artifact, keyed by what it was
-        # rendered from, so an unchanged bundle is not rendered again.
-        self._recent: dict[ArtifactName, tuple[object, Artifact]] = {}
+        # rendered from, so an unchanged bundle is not rendered again, and
+        # concurrent requests share one render.
+        self._recent: dict[ArtifactName, tuple[object, asyncio.Task[Artifact]]] = {}
+
+    @property
+    def served(self) -> list[ArtifactName]:
+        """The artifacts this app serves (their URL is not ``None``)."""
+        urls = {
+            "manifest": self.settings.url,
+            "precache": self.settings.precache_url,
+            "sw": self.settings.sw_url,
+        }
+        return [name for name in MIMETYPES if urls[name] is not None]
 
     @property
     def finalize_at_startup(self) -> bool:
@@ -78,6 +104,19 @@ class Site:
         if self.settings.finalize is None:
             return not self.app.debug
         return self.settings.finalize
+
+    async def start(self) -> None:
+        """Startup: serve a deploy-time build if there is one, else finalize.
+
+        Debug mode ignores builds. Does nothing for the CLI, which computes
+        by itself, or when ``APPCACHE_FINALIZE`` says not to.
+        """
+        if self.cli_mode or not self.finalize_at_startup:
+            return
+        if not self.app.debug and has_build(self.build_dir):
+            await self.load_build()
+        else:
+            await self.finalize()
 
     async def snapshot(self) -> Snapshot:
         """The frozen snapshot, or a fresh one computed now."""
@@ -93,50 +132,55 @@ class Site:
         template = self._template(name)
         key = (snapshot, template)
         recent = self._recent.get(name)
-        if recent is not None and recent[0] == key:
-            return recent[1]
-        text = await self._render(name, snapshot, template)
-        artifact = await asyncio.to_thread(Artifact.of, name, text)
-        self._recent[name] = (key, artifact)
-        return artifact
+        if recent is None or recent[0] != key or not _reusable(recent[1]):
+            recent = (key, asyncio.ensure_future(self._artifact(name, snapshot, template)))
+            self._recent[name] = recent
+        return await asyncio.shield(recent[1])
 
-    async def finalize(self) -> Snapshot:
+    async def finalize(self, progress: Progress | None = None) -> Snapshot:
         """Compute strictly, render every artifact, then freeze."""
         if self.frozen is not None and self.bundle.snapshot is not None:
             return self.bundle.snapshot
-        snapshot = await self.bundle.compute(self.renderer, final=True)
-        await self.freeze(snapshot)
-        return snapshot
-
-    async def freeze(self, snapshot: Snapshot) -> None:
-        """Render every artifact of ``snapshot`` and serve them from now on."""
-        rendered: dict[ArtifactName, Artifact] = {}
-        for name in MIMETYPES:
-            text = await self._render(name, snapshot, self._template(name))
-            rendered[name] = await asyncio.to_thread(Artifact.of, name, text)
+        snapshot = await self.bundle.compute(self.renderer, final=True, progress=progress)
+        rendered = {
+            name: await self._artifact(name, snapshot, self._template(name)) for name in self.served
+        }
         self.bundle.freeze(snapshot)
         self.frozen = rendered
         self._recent.clear()
+        return snapshot
+
+    async def load_build(self) -> None:
+        """Serve the build in ``APPCACHE_BUILD_DIR`` as it is.
+
+        Raises:
+            BuildError: the build is unreadable, incomplete or stale.
+        """
+        build = await read_build(self.build_dir, self.served)
+        entries = await self.bundle.collect()
+        await asyncio.to_thread(check_fresh, self.build_dir, build, entries)
+        self.bundle.freeze(build.snapshot)
+        self.frozen = {name: Artifact.of(name, build.artifacts[name]) for name in self.served}
 
     def _template(self, name: ArtifactName) -> jinja2.Template | None:
         if name == "manifest":
-            return load_template(self.app.jinja_env, self.settings.template, "APPCACHE_TEMPLATE")
+            return load_template(self.app.jinja_env, self.settings.template, TEMPLATE_KEYS[name])
         if name == "sw":
-            return load_template(
-                self.app.jinja_env, self.settings.sw_template, "APPCACHE_SW_TEMPLATE"
-            )
+            return load_template(self.app.jinja_env, self.settings.sw_template, TEMPLATE_KEYS[name])
         return None
 
-    async def _render(
+    async def _artifact(
         self, name: ArtifactName, snapshot: Snapshot, template: jinja2.Template | None
-    ) -> str:
+    ) -> Artifact:
         if template is None:
-            return precache_json(snapshot)
-        contexts: dict[ArtifactName, Callable[[Snapshot, Settings], dict[str, object]]] = {
-            "manifest": manifest_context,
-            "sw": sw_context,
-        }
-        key = "APPCACHE_TEMPLATE" if name == "manifest" else "APPCACHE_SW_TEMPLATE"
-        # App templates may call url_for() and friends, which need an app context.
-        async with self.app.app_context():
-            return await render_template(template, contexts[name](snapshot, self.settings), key)
+            text = precache_json(snapshot)
+        else:
+            context: dict[str, Any] = (
+                manifest_context(snapshot, self.settings)
+                if name == "manifest"
+                else sw_context(snapshot, self.settings)
+            )
+            # App templates may call url_for() and friends: they need an app context.
+            async with self.app.app_context():
+                text = await render_template(template, context, TEMPLATE_KEYS[name])
+        return await asyncio.to_thread(Artifact.of, name, text.encode("utf-8"))

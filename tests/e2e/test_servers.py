@@ -1,0 +1,104 @@
+"""hypercorn and uvicorn with two workers: identical bytes, builds, failed starts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from quart_appcache.build import FILES
+
+from ..conftest import write
+from .servers import BIN, command, copy_example, free_port, log, serve
+
+pytestmark = pytest.mark.server
+
+KINDS = ["hypercorn", "uvicorn"]
+URLS = {"manifest": "/manifest.appcache", "precache": "/precache-manifest.json", "sw": "/sw.js"}
+BROKEN = """
+from app import appcache, create_app
+
+app = create_app()
+appcache.add_urls("/nope")
+"""
+
+
+async def fetch_all(base: str, path: str, count: int = 50) -> list[httpx.Response]:
+    # Fresh connections, a few at a time, so both workers answer.
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
+        return await asyncio.gather(*(client.get(path) for _ in range(count)))
+
+
+def build_example(root: Path) -> Path:
+    out = root / "instance" / "appcache"
+    done = subprocess.run(
+        [str(BIN / "quart"), "--app", "app:app", "appcache", "build"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_two_workers_serve_identical_bytes_without_a_build(kind: str, tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    with serve(root, kind=kind, workers=2) as server:
+        for path in URLS.values():
+            responses = await fetch_all(server.url, path)
+            assert {r.status_code for r in responses} == {200}, path
+            assert len({r.content for r in responses}) == 1, path
+        etags = {r.headers["etag"] for r in await fetch_all(server.url, "/manifest.appcache", 20)}
+        assert len(etags) == 1
+        assert "Traceback" not in log(server)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_two_workers_serve_the_build(kind: str, tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    out = build_example(root)
+    with serve(root, kind=kind, workers=2) as server:
+        for name, path in URLS.items():
+            responses = await fetch_all(server.url, path)
+            assert {r.status_code for r in responses} == {200}, path
+            assert {r.content for r in responses} == {(out / FILES[name]).read_bytes()}, path
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_404_url_stops_the_server_from_starting(kind: str, tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    write(root / "broken.py", BROKEN)
+    done = subprocess.run(
+        command(kind, "broken:app", free_port(), 2, None),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = done.stdout + done.stderr
+    assert "Cannot cache '/nope': the app answered 404" in output
+
+
+async def test_conditional_get_through_a_real_server(tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    with serve(root, kind="uvicorn") as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            first = await client.get("/manifest.appcache")
+            again = await client.get(
+                "/manifest.appcache", headers={"If-None-Match": first.headers["etag"]}
+            )
+            assert again.status_code == 304
+            assert again.content == b""
+            head = await client.head("/manifest.appcache")
+            assert head.status_code == 200
+            assert head.content == b""
+            assert head.headers["content-length"] == str(len(first.content))

@@ -1,0 +1,188 @@
+"""Deploy-time builds at startup, and the live, cheap debug mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from quart.testing.app import LifespanError
+
+from quart_appcache import Appcache, BuildError, filehash, walk
+from quart_appcache.build import RECORD
+
+from .conftest import AppFactory, parse_manifest, write
+
+
+def built_app(make_app: AppFactory, tmp_path: Path, **config: object) -> tuple[Quart, Appcache]:
+    app, appcache = make_app(APPCACHE_BUILD_DIR=str(tmp_path / "build"), **config)
+    appcache.add_urls("/")
+    appcache.add_folder("static")
+    return app, appcache
+
+
+async def build(app: Quart) -> None:
+    # The CLI runs its own event loop, as `quart appcache build` does.
+    result = await asyncio.to_thread(app.test_cli_runner().invoke, args=["appcache", "build"])
+    assert result.exit_code == 0, result.output
+
+
+async def test_startup_serves_the_build_as_it_is(make_app: AppFactory, tmp_path: Path) -> None:
+    app, _appcache = built_app(make_app, tmp_path)
+    await build(app)
+    built = {
+        name: (tmp_path / "build" / name).read_bytes() for name in ("manifest.appcache", "sw.js")
+    }
+    record = json.loads((tmp_path / "build" / RECORD).read_text())
+    fresh, fresh_cache = built_app(make_app, tmp_path)  # (re-creates the app's files first)
+    # Same URLs and sizes, other bytes: a build is served as it is, not recomputed.
+    script = Path(app.root_path) / "static" / "app.js"
+    script.write_text(script.read_text().replace("app", "APP"))
+    assert "APP" in script.read_text()
+    async with fresh.test_app() as test_app:
+        client = test_app.test_client()
+        assert (
+            await (await client.get("/manifest.appcache")).get_data() == built["manifest.appcache"]
+        )
+        assert await (await client.get("/sw.js")).get_data() == built["sw.js"]
+        assert await fresh_cache.hash() == (record["version"], record["updated"])
+
+
+async def test_debug_ignores_builds(make_app: AppFactory, tmp_path: Path) -> None:
+    app, _ = built_app(make_app, tmp_path)
+    await build(app)
+    built = (tmp_path / "build" / "manifest.appcache").read_bytes()
+    write(Path(app.root_path) / "static" / "new.js", "new")
+    live, _ = built_app(make_app, tmp_path, debug=True)
+    async with live.test_app() as test_app:
+        body = await (await test_app.test_client().get("/manifest.appcache")).get_data()
+    assert body != built
+    assert b"/static/new.js" in body
+
+
+async def test_without_a_build_startup_computes(make_app: AppFactory, tmp_path: Path) -> None:
+    app, appcache = built_app(make_app, tmp_path)
+    async with app.test_app():
+        assert appcache.site().frozen is not None
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("add", r"new since the build: '/static/added.js'"),
+        ("remove", r"gone since the build: '/static/app.js'"),
+        ("resize", r"changed size since the build: '/static/app.js'"),
+    ],
+)
+async def test_stale_build_is_refused_at_startup(
+    make_app: AppFactory, tmp_path: Path, change: str, message: str
+) -> None:
+    app, _ = built_app(make_app, tmp_path)
+    await build(app)
+    stale, _ = built_app(make_app, tmp_path)  # (re-creates the app's files first)
+    static = Path(app.root_path) / "static"
+    if change == "add":
+        write(static / "added.js", "x")
+    elif change == "remove":
+        (static / "app.js").unlink()
+    else:
+        write(static / "app.js", "a much longer script than before")
+    with pytest.raises(LifespanError, match=message):
+        async with stale.test_app():
+            pass
+    with pytest.raises(BuildError, match=r"is stale.*Run `quart appcache build` again"):
+        await stale.startup()
+
+
+async def test_unusable_build_record_is_refused(make_app: AppFactory, tmp_path: Path) -> None:
+    app, _ = built_app(make_app, tmp_path)
+    await build(app)
+    (tmp_path / "build" / RECORD).write_text("{not json")
+    broken, _ = built_app(make_app, tmp_path)
+    with pytest.raises(BuildError, match="is unusable"):
+        await broken.startup()
+
+
+async def test_build_missing_an_artifact_is_refused(make_app: AppFactory, tmp_path: Path) -> None:
+    app, _ = built_app(make_app, tmp_path)
+    await build(app)
+    (tmp_path / "build" / "sw.js").unlink()
+    broken, _ = built_app(make_app, tmp_path)
+    with pytest.raises(BuildError, match=r"sw\.js"):
+        await broken.startup()
+
+
+# -- debug mode: live and cheap -------------------------------------------------
+
+
+async def test_debug_sees_created_changed_and_deleted_files(make_app: AppFactory) -> None:
+    app, appcache = make_app(debug=True)
+    appcache.add_folder("static")
+    client = app.test_client()
+    static = Path(app.root_path) / "static"
+
+    async def cached() -> list[str]:
+        text = (await (await client.get("/manifest.appcache")).get_data()).decode()
+        return parse_manifest(text)["CACHE"]
+
+    assert await cached() == ["/static/app.js", "/static/css/app.css"]
+    write(static / "css" / "new.css", "new")
+    assert await cached() == ["/static/app.js", "/static/css/app.css", "/static/css/new.css"]
+    before = dict(await appcache.entries())
+    write(static / "app.js", "changed")
+    after = dict(await appcache.entries())
+    assert after["/static/app.js"] != before["/static/app.js"]
+    assert after["/static/css/app.css"] == before["/static/css/app.css"]
+    (static / "css" / "app.css").unlink()
+    assert await cached() == ["/static/app.js", "/static/css/new.css"]
+
+
+async def test_debug_does_not_read_unchanged_files_again(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filehash, "RACY_NS", 100_000_000)
+    monkeypatch.setattr(walk, "RACY_NS", 100_000_000)
+    app, appcache = make_app(debug=True)
+    appcache.add_folder("static")
+    await asyncio.sleep(0.2)  # every file is now older than the (shortened) racy window
+    opened: list[str] = []
+    real = filehash._open_regular
+
+    def counting(path: str):  # type: ignore[no-untyped-def]
+        opened.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(filehash, "_open_regular", counting)
+    client = app.test_client()
+    await client.get("/manifest.appcache")
+    assert sorted(opened) == ["app.css", "app.js"]
+    opened.clear()
+    await client.get("/manifest.appcache")
+    await client.get("/manifest.appcache")
+    assert opened == []
+    write(Path(app.root_path) / "static" / "app.js", "changed")
+    await client.get("/manifest.appcache")
+    assert opened == ["app.js"]
+
+
+async def test_concurrent_debug_requests_share_one_computation(make_app: AppFactory) -> None:
+    app, appcache = make_app(debug=True)
+    renders: list[int] = []
+
+    @app.route("/counted")
+    async def counted() -> str:
+        renders.append(1)
+        await asyncio.sleep(0.05)
+        return "counted"
+
+    appcache.add_urls("/counted")
+    appcache.add_folder("static")
+    client = app.test_client()
+    responses = await asyncio.gather(*(client.get("/manifest.appcache") for _ in range(50)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({await r.get_data() for r in responses}) == 1
+    assert len(renders) == 1
