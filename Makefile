@@ -10,7 +10,7 @@ PORT   ?= 5000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := quart_appcache tests benchmarks examples
 
-.PHONY: install chromium lint test run bench bench-smoke clean
+.PHONY: install chromium wrk lint test run bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,14 @@ test: install chromium lint
 run: install
 	cd examples && ../$(BIN)/hypercorn --bind $(HOST):$(PORT) app:app
 
-bench: install
+# wrk drives the serving rows; without it they fall back to a small httpx load.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "installing Debian's wrk"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk; }
+
+bench: install wrk
 	$(BIN)/python -m benchmarks
 
 bench-smoke: install
