@@ -19,7 +19,7 @@ from functools import partial
 from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, version_of
 from .entries import Entry
-from .errors import ConfigError, FinalizedError
+from .errors import FinalizedError
 from .filehash import RevisionCache
 from .walk import ListingCache
 
@@ -56,12 +56,10 @@ class Bundle:
 
     Args:
         declarations: where the app's ``add_*`` calls go.
-        fallback: the checked FALLBACK mapping; its targets are tracked too.
     """
 
-    def __init__(self, declarations: Declarations, fallback: dict[str, str]) -> None:
+    def __init__(self, declarations: Declarations) -> None:
         self.declarations = declarations
-        self.fallback = fallback
         self.snapshot: Snapshot | None = None
         self.finalized = False
         self._cache = RevisionCache()
@@ -81,7 +79,7 @@ class Bundle:
         """The tracked URLs as of now (folders listed again unless frozen)."""
         if self.snapshot is not None and self.finalized:
             return self.snapshot.urls
-        return [entry.url for entry in collect(self.declarations, self._fallback_targets())]
+        return [entry.url for entry in collect(self.declarations)]
 
     async def collect(self, *, cached: bool = False) -> list[Entry]:
         """The entries as of now, listed in a worker thread.
@@ -90,12 +88,7 @@ class Bundle:
             cached: reuse unchanged folder listings (debug mode).
         """
         return await asyncio.to_thread(
-            partial(
-                collect,
-                self.declarations,
-                self._fallback_targets(),
-                listings=self._listings if cached else None,
-            )
+            partial(collect, self.declarations, listings=self._listings if cached else None)
         )
 
     async def current(self, render: Render) -> Snapshot:
@@ -126,16 +119,6 @@ class Bundle:
             self._inflight = None
         if not task.cancelled():
             task.exception()  # retrieved here; every waiter re-raises it
-
-    def _fallback_targets(self) -> list[str]:
-        targets = list(dict.fromkeys(self.fallback.values()))
-        for target in targets:
-            if self.declarations.is_excluded(target):
-                raise ConfigError(
-                    f"APPCACHE_FALLBACK names {target!r}, but add_excluded_urls() excludes it. "
-                    "A fallback that is not cached cannot work offline; stop excluding it."
-                )
-        return targets
 
     async def compute(
         self, render: Render, *, final: bool, progress: Progress | None = None

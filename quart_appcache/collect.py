@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from .entries import Entry, FileEntry, Folder, ViewEntry
-from .errors import FolderNotFoundError, InvalidURLError, NotAFolderError
+from .errors import ConfigError, FolderNotFoundError, InvalidURLError, NotAFolderError
 from .urls import check_prefix, check_url
 from .walk import ListingCache, walk_folder
 
 __all__ = ["Declarations", "Entry", "FileEntry", "Folder", "ViewEntry", "collect"]
 
 logger = logging.getLogger("quart_appcache")
+
+# (decoded exact URLs, (decoded folder base, include hidden) pairs, decoded exclusions)
+_Matcher = tuple[frozenset[str], tuple[tuple[str, bool], ...], tuple[str, ...]]
 
 
 @dataclass
@@ -32,12 +35,19 @@ class Declarations:
         root_path: the directory relative folders resolve against.
         reserved: URLs that must never be cached (the manifest's own URL, the
             service worker), mapped to the config key that names them.
+        fallback_targets: the FALLBACK section's fallback URLs; they are
+            tracked too, since a fallback that is not cached cannot work
+            offline.
     """
 
     root_path: str
     reserved: dict[str, str] = field(default_factory=dict)
+    fallback_targets: list[str] = field(default_factory=list)
     items: list[str | Folder] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    _matcher_cache: tuple[tuple[int, int], _Matcher] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def add_urls(self, urls: Iterable[object]) -> None:
         """Check and add URLs to render in-process (see :func:`check_url`)."""
@@ -72,8 +82,22 @@ class Declarations:
         self.items.append(Folder(path, checked_base.rstrip("/") or "/", include_hidden))
 
     def add_excluded(self, prefixes: Iterable[object]) -> None:
-        """Check and add exclusion prefixes; they apply to every entry."""
-        self.excluded.extend(check_prefix(p, source="add_excluded_urls()") for p in prefixes)
+        """Check and add exclusion prefixes; they apply to every entry.
+
+        Raises:
+            InvalidURLError: a prefix is not a path on this app.
+            ConfigError: a prefix would exclude a FALLBACK target.
+        """
+        checked = [check_prefix(p, source="add_excluded_urls()") for p in prefixes]
+        for prefix in checked:
+            for target in self.fallback_targets:
+                if target.startswith(prefix):
+                    raise ConfigError(
+                        f"add_excluded_urls({prefix!r}) would exclude {target!r}, a fallback "
+                        "in APPCACHE_FALLBACK. A fallback that is not cached cannot work "
+                        "offline; narrow the exclusion or change the fallback."
+                    )
+        self.excluded.extend(checked)
 
     def is_excluded(self, url: str) -> bool:
         """Whether an encoded URL starts with any exclusion prefix."""
@@ -85,19 +109,33 @@ class Declarations:
         Cheap enough for every request: files under a folder count by prefix,
         without touching the disk.
         """
-        if any(path.startswith(unquote(prefix)) for prefix in self.excluded):
+        exact, folders, excluded = self._matcher()
+        if excluded and path.startswith(excluded):
             return False
-        for item in self.items:
-            if isinstance(item, str):
-                if unquote(item) == path:
-                    return True
-            else:
-                base = unquote(item.base).rstrip("/") + "/"
-                if path.startswith(base) and (
-                    item.include_hidden or "/." not in path[len(base) - 1 :]
-                ):
-                    return True
+        if path in exact:
+            return True
+        for base, include_hidden in folders:
+            if path.startswith(base) and (include_hidden or "/." not in path[len(base) - 1 :]):
+                return True
         return False
+
+    def _matcher(self) -> _Matcher:
+        # Declarations only ever grow, so their lengths tell when to rebuild.
+        key = (len(self.items), len(self.excluded))
+        if self._matcher_cache is None or self._matcher_cache[0] != key:
+            exact = frozenset(
+                unquote(url)
+                for url in [*self.fallback_targets, *self.items]
+                if isinstance(url, str)
+            )
+            folders = tuple(
+                (unquote(item.base).rstrip("/") + "/", item.include_hidden)
+                for item in self.items
+                if isinstance(item, Folder)
+            )
+            excluded = tuple(unquote(prefix) for prefix in self.excluded)
+            self._matcher_cache = (key, (exact, folders, excluded))
+        return self._matcher_cache[1]
 
     def _check_not_reserved(self, url: str) -> str:
         key = self.reserved.get(url.partition("?")[0])
@@ -111,7 +149,6 @@ class Declarations:
 
 def collect(
     declarations: Declarations,
-    extra_urls: Iterable[str] = (),
     *,
     on_skip: Callable[[str], None] | None = None,
     listings: ListingCache | None = None,
@@ -123,8 +160,7 @@ def collect(
     Exclusions apply to every entry.
 
     Args:
-        declarations: what the app declared.
-        extra_urls: further encoded URLs to render (FALLBACK targets), added
+        declarations: what the app declared; its FALLBACK targets come
             last unless already listed.
         on_skip: called with a message for each file skipped (FIFOs, sockets,
             devices); defaults to a logged warning.
@@ -148,6 +184,6 @@ def collect(
             excluded = tuple(declarations.excluded)
             for entry in walk_folder(item, excluded, warn, listings):
                 entries.setdefault(entry.url, entry)
-    for url in extra_urls:
+    for url in declarations.fallback_targets:
         entries.setdefault(url, ViewEntry(url))
     return list(entries.values())

@@ -255,6 +255,8 @@ def _check_unrouted(app: Quart, url: str, name: ArtifactName) -> None:
 
 
 def _artifact_view(site: Site, name: ArtifactName) -> Any:
+    extra = {"Service-Worker-Allowed": "/"} if name == "sw" else {}
+
     async def view() -> Response:
         try:
             artifact = await site.artifact(name)
@@ -263,9 +265,7 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
             # A 500 makes browsers keep the cache they have.
             message = str(error) if site.app.debug else "The offline bundle is unavailable."
             return site.app.response_class(message, status=500, mimetype="text/plain")
-        headers = {"Cache-Control": "no-cache", "ETag": f'"{artifact.etag}"'}
-        if name == "sw":
-            headers["Service-Worker-Allowed"] = "/"
+        headers = {"Cache-Control": "no-cache", "ETag": artifact.quoted_etag, **extra}
         if "If-None-Match" in request.headers and request.if_none_match.contains_weak(
             artifact.etag
         ):

@@ -53,6 +53,11 @@ class Artifact:
     etag: str
     mimetype: str
 
+    @property
+    def quoted_etag(self) -> str:
+        """The ``ETag`` header's value."""
+        return f'"{self.etag}"'
+
     @classmethod
     def of(cls, name: ArtifactName, body: bytes) -> Artifact:
         """Tag ``body`` with a digest of its bytes."""
@@ -76,7 +81,13 @@ class Site:
     def __init__(self, app: Quart, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.bundle = Bundle(Declarations(app.root_path, settings.reserved), settings.fallback)
+        self.bundle = Bundle(
+            Declarations(
+                app.root_path,
+                settings.reserved,
+                fallback_targets=list(dict.fromkeys(settings.fallback.values())),
+            )
+        )
         self.renderer = InProcessRenderer(app, settings.url_base, settings.fetch_timeout)
         self.build_dir = os.path.join(app.root_path, settings.build_dir)
         self.frozen: dict[ArtifactName, Artifact] | None = None

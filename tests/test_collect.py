@@ -134,12 +134,21 @@ def test_unreadable_folder_is_a_clear_error(
 
 def test_views_and_fallback_targets_come_in_order(tmp_path: Path) -> None:
     write(tmp_path / "a.js", "a")
-    declarations = Declarations(root_path=str(tmp_path))
+    declarations = Declarations(root_path=str(tmp_path), fallback_targets=["/offline", "/"])
     declarations.add_urls(["/", "/b"])
     declarations.add_folder(tmp_path, "/", False)
-    entries = collect(declarations, ["/offline", "/"])
+    entries = collect(declarations)
     assert [entry.url for entry in entries] == ["/", "/b", "/a.js", "/offline"]
     assert isinstance(entries[-1], ViewEntry)
+
+
+def test_exclusion_of_a_fallback_target_is_refused_where_it_is_made(tmp_path: Path) -> None:
+    declarations = Declarations(root_path=str(tmp_path), fallback_targets=["/offline"])
+    with pytest.raises(
+        ValueError, match=r"add_excluded_urls\('/off'\).*'/offline'.*APPCACHE_FALLBACK"
+    ):
+        declarations.add_excluded(["/static", "/off"])
+    assert declarations.excluded == []  # nothing half-added
 
 
 def test_tracks_matches_decoded_request_paths(tmp_path: Path) -> None:

@@ -43,18 +43,19 @@ async def test_large_files_stream_in_chunks(
 ) -> None:
     data = os.urandom(filehash.CHUNK * 3 + 1)
     path = write(tmp_path / "big", data)
-    updates: list[int] = []
-    real = filehash._update_async
+    chunks: list[int] = []
+    real = filehash._hash_chunk
 
-    async def counting(h, chunk):  # type: ignore[no-untyped-def]
-        updates.append(len(chunk))
-        await real(h, chunk)
+    def counting(fd, buffer, h):  # type: ignore[no-untyped-def]
+        count = real(fd, buffer, h)
+        chunks.append(count)
+        return count
 
-    monkeypatch.setattr(filehash, "_update_async", counting)
+    monkeypatch.setattr(filehash, "_hash_chunk_async", filehash.aiofiles.os.wrap(counting))
     [result] = await hash_files([str(path)])
     assert isinstance(result, Digest)
     assert result.revision == expected(data)
-    assert updates == [filehash.CHUNK] * 3 + [1]  # never the whole file at once
+    assert chunks == [filehash.CHUNK] * 3 + [1, 0]  # never the whole file at once
 
 
 async def test_file_that_grew_is_hashed_whole(tmp_path: Path) -> None:
