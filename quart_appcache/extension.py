@@ -20,8 +20,9 @@ from werkzeug.exceptions import HTTPException
 from .cli import appcache_cli
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
+from .inprocess import install as install_renderer_hooks
 from .render import sw_registration
-from .site import ArtifactName, Site
+from .site import URL_KEYS, ArtifactName, Site
 
 __all__ = ["Appcache", "get_appcache"]
 
@@ -68,7 +69,7 @@ class Appcache:
             )
         settings = Settings.from_config(app.config, app.instance_path)
         site = Site(app, settings)
-        for name, url in _own_urls(settings).items():
+        for name, url in site.urls.items():
             _check_unrouted(app, url, name)
             app.add_url_rule(
                 url,
@@ -76,6 +77,7 @@ class Appcache:
                 _artifact_view(site, name),
                 methods=["GET"],
             )
+        install_renderer_hooks(app)
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
         app.add_template_global(partial(str, settings.url), "appcache_manifest_url")
@@ -235,22 +237,13 @@ def get_appcache(app: Quart | None = None) -> Appcache:
     return extension
 
 
-def _own_urls(settings: Settings) -> dict[ArtifactName, str]:
-    urls: dict[ArtifactName, str | None] = {
-        "manifest": settings.url,
-        "precache": settings.precache_url,
-        "sw": settings.sw_url,
-    }
-    return {name: url for name, url in urls.items() if url is not None}
-
-
 def _check_unrouted(app: Quart, url: str, name: ArtifactName) -> None:
-    key = {"manifest": "APPCACHE_URL", "precache": "APPCACHE_PRECACHE_URL", "sw": "APPCACHE_SW_URL"}
+    key = URL_KEYS[name]
     for rule in app.url_map.iter_rules():
         if rule.rule == url:
             raise ConfigError(
-                f"{key[name]} is {url!r}, but the app already routes it to "
-                f"{rule.endpoint!r}. Choose another URL for {key[name]}."
+                f"{key} is {url!r}, but the app already routes it to "
+                f"{rule.endpoint!r}. Choose another URL for {key}."
             )
 
 
@@ -282,7 +275,7 @@ def _startup_hook(site: Site) -> Any:
     async def schedule_finalize() -> None:
         app = site.app
         adapter = app.url_map.bind("localhost")
-        for name, url in _own_urls(site.settings).items():
+        for name, url in site.urls.items():
             try:
                 endpoint, _ = adapter.match(url, method="GET")
             except HTTPException as error:

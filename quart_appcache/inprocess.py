@@ -18,7 +18,7 @@ from quart import Quart, got_request_exception, request
 
 from .errors import ConfigError, FetchError
 
-__all__ = ["InProcessRenderer", "parse_url_base"]
+__all__ = ["InProcessRenderer", "install", "parse_url_base"]
 
 _SCOPE_KEY = "quart_appcache"
 
@@ -66,7 +66,10 @@ async def _record_handler_task() -> None:
         marker["task"] = asyncio.current_task()
 
 
-got_request_exception.connect(_record_exception, weak=False)
+def install(app: Quart) -> None:
+    """Register the hooks that let renders of ``app`` name errors and time out."""
+    got_request_exception.connect(_record_exception, app, weak=False)
+    app.before_request(_record_handler_task)
 
 
 class InProcessRenderer:
@@ -82,7 +85,6 @@ class InProcessRenderer:
         self.app = app
         self.scheme, self.host = url_base
         self.timeout = timeout
-        app.before_request(_record_handler_task)
 
     async def __call__(self, url: str) -> bytes:
         """Render ``url`` and return its body.

@@ -39,6 +39,11 @@ MIMETYPES: dict[ArtifactName, str] = {
     "precache": "application/json",
     "sw": "text/javascript; charset=utf-8",
 }
+URL_KEYS: dict[ArtifactName, str] = {
+    "manifest": "APPCACHE_URL",
+    "precache": "APPCACHE_PRECACHE_URL",
+    "sw": "APPCACHE_SW_URL",
+}
 TEMPLATE_KEYS: dict[ArtifactName, str] = {
     "manifest": "APPCACHE_TEMPLATE",
     "sw": "APPCACHE_SW_TEMPLATE",
@@ -100,14 +105,14 @@ class Site:
         self._recent: dict[ArtifactName, tuple[object, asyncio.Task[Artifact]]] = {}
 
     @property
-    def served(self) -> list[ArtifactName]:
-        """The artifacts this app serves (their URL is not ``None``)."""
-        urls = {
+    def urls(self) -> dict[ArtifactName, str]:
+        """The URL of each artifact this app serves (those not set to ``None``)."""
+        urls: dict[ArtifactName, str | None] = {
             "manifest": self.settings.url,
             "precache": self.settings.precache_url,
             "sw": self.settings.sw_url,
         }
-        return [name for name in MIMETYPES if urls[name] is not None]
+        return {name: url for name, url in urls.items() if url is not None}
 
     @property
     def finalize_at_startup(self) -> bool:
@@ -154,7 +159,7 @@ class Site:
             return self.bundle.snapshot
         snapshot = await self.bundle.compute(self.renderer, final=True, progress=progress)
         rendered = {
-            name: await self._artifact(name, snapshot, self._template(name)) for name in self.served
+            name: await self._artifact(name, snapshot, self._template(name)) for name in self.urls
         }
         self.bundle.freeze(snapshot)
         self.frozen = rendered
@@ -167,11 +172,11 @@ class Site:
         Raises:
             BuildError: the build is unreadable, incomplete or stale.
         """
-        build = await read_build(self.build_dir, self.served)
+        build = await read_build(self.build_dir, list(self.urls))
         entries = await self.bundle.collect()
         await asyncio.to_thread(check_fresh, self.build_dir, build, entries)
         self.bundle.freeze(build.snapshot)
-        self.frozen = {name: Artifact.of(name, build.artifacts[name]) for name in self.served}
+        self.frozen = {name: Artifact.of(name, build.artifacts[name]) for name in self.urls}
 
     def _template(self, name: ArtifactName) -> jinja2.Template | None:
         if name == "manifest":
