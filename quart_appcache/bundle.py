@@ -21,6 +21,7 @@ from .digest import Progress, Render, Revision, compute_revisions, version_of
 from .entries import Entry
 from .errors import FinalizedError
 from .filehash import RevisionCache
+from .tasks import cancel_all
 from .walk import ListingCache
 
 __all__ = ["Bundle", "Snapshot"]
@@ -132,14 +133,21 @@ class Bundle:
                 listings, and leave out files that vanished (debug).
             progress: told the number of entries, then each one done.
         """
-        entries = await self.collect(cached=not final)
-        revisions = await compute_revisions(
-            entries,
-            render,
-            cache=None if final else self._cache,
-            lenient=not final,
-            progress=progress,
-        )
+        # Views do not need the folder listing, so their renders start while
+        # it runs in a thread. A URL that turns out to be a file after all
+        # (declared in a folder first) has its render cancelled and ignored.
+        early = {url: asyncio.ensure_future(render(url)) for url in self.declarations.view_urls()}
+        try:
+            entries = await self.collect(cached=not final)
+            revisions = await compute_revisions(
+                entries,
+                lambda url: early.pop(url, None) or render(url),
+                cache=None if final else self._cache,
+                lenient=not final,
+                progress=progress,
+            )
+        finally:
+            await cancel_all(early.values())
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions)
 
     def _remember(self, version: str, revisions: Sequence[Revision]) -> Snapshot:

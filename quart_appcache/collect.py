@@ -99,6 +99,11 @@ class Declarations:
                     )
         self.excluded.extend(checked)
 
+    def view_urls(self) -> list[str]:
+        """The URLs that will be rendered, unless a folder lists them first."""
+        urls = [item for item in self.items if isinstance(item, str) and not self.is_excluded(item)]
+        return list(dict.fromkeys([*urls, *self.fallback_targets]))
+
     def is_excluded(self, url: str) -> bool:
         """Whether an encoded URL starts with any exclusion prefix."""
         return url.startswith(tuple(self.excluded))

@@ -110,36 +110,37 @@ def _hash_batch(paths: Sequence[str], known: Mapping[str, Digest] | None) -> lis
     Returns, per path: a :class:`Digest`, the ``OSError`` it raised, or, for
     a file too large for a batch, its size (to be streamed instead).
     """
+    # One timestamp for the whole batch: taken before any read, it can only
+    # make the racy-timestamp rule stricter.
+    read_at = time.time_ns()
     results: list[Result | int] = []
+    append = results.append
     for path in paths:
         try:
             if known is not None:
                 cached = known.get(path)
                 if cached is not None and cached.settled and _stamp(os.stat(path)) == cached.stamp:
-                    results.append(cached)
+                    append(cached)
                     continue
-            read_at = time.time_ns()
             fd, st = _open_regular(path)
             try:
-                if st.st_size > SMALL_FILE:
-                    results.append(st.st_size)
+                size = st.st_size
+                if size > SMALL_FILE:
+                    append(size)
                     continue
-                h = hashlib.sha256()
-                size = 0
-                want = st.st_size + 1
-                while True:
-                    data = os.read(fd, want)
-                    h.update(data)
-                    size += len(data)
-                    if len(data) < want:
-                        break
-                    want = CHUNK
+                data = os.read(fd, size + 1)
+                h = hashlib.sha256(data)
+                size = len(data)
+                if size > st.st_size:  # it grew since fstat: hash the rest too
+                    while chunk := os.read(fd, CHUNK):
+                        h.update(chunk)
+                        size += len(chunk)
             finally:
                 os.close(fd)
         except OSError as error:
-            results.append(error)
+            append(error)
             continue
-        results.append(Digest(h.hexdigest()[:REVISION_CHARS], size, _stamp(st), read_at))
+        append(Digest(h.hexdigest()[:REVISION_CHARS], size, _stamp(st), read_at))
     return results
 
 

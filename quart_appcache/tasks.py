@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
-__all__ = ["gather_or_cancel"]
+__all__ = ["cancel_all", "gather_or_cancel"]
 
 
 async def gather_or_cancel(*aws: Awaitable[Any]) -> list[Any]:
@@ -26,7 +26,13 @@ async def gather_or_cancel(*aws: Awaitable[Any]) -> list[Any]:
     try:
         return await asyncio.gather(*tasks)
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
         raise
+
+
+async def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel the tasks and wait until they are gone, retrieving their errors."""
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from .entries import FileEntry, Folder
 from .errors import FileReadError
@@ -27,6 +28,7 @@ __all__ = ["ListingCache", "walk_folder"]
 # Same reasoning as the file cache: a listing taken within this long of the
 # folder's last change may have missed a change in the same timestamp tick.
 RACY_NS = 2_000_000_000
+_NAME = attrgetter("name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,7 @@ def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _
     listed_at = time.time_ns()
     try:
         with os.scandir(directory) as it:
-            children = sorted(it, key=lambda child: child.name)
+            children = sorted(it, key=_NAME)
     except OSError as error:
         raise FileReadError(
             f"Cannot list {directory!r} under add_folder({walk.folder.path!r}): "

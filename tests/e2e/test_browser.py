@@ -135,3 +135,42 @@ async def test_skip_waiting_takes_over_at_once(tmp_path: Path) -> None:
             color = await page.evaluate("getComputedStyle(document.querySelector('h1')).color")
             assert color == "rgb(170, 34, 102)"
         await context.close()
+
+
+async def test_a_failed_precache_keeps_the_old_version_in_charge(tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    port = free_port()
+    async with chromium() as browser:
+        context = await browser.new_context()
+        with serve(root, port=port) as server:
+            page = await context.new_page()
+            page.set_default_timeout(20_000)
+            await page.goto(server.url + "/")
+            await wait_controlled(page)
+            old_version = await worker_version(page)
+        script = root / "static" / "js" / "app.js"
+        script.write_text(script.read_text().replace("script version 1", "script version 2"))
+        with serve(root, port=port) as server:
+            # The new version lists app.js, but it is gone before any browser
+            # fetches it: the new worker's install must fail.
+            script.unlink()
+            outcome = await page.evaluate(
+                """() => navigator.serviceWorker.getRegistration().then((registration) =>
+                    new Promise((resolve) => {
+                        const watch = (worker) => worker.addEventListener('statechange', () => {
+                            if (worker.state === 'redundant') resolve('redundant');
+                            if (worker.state === 'installed') resolve('installed');
+                        });
+                        registration.addEventListener('updatefound', () => watch(registration.installing));
+                        registration.update().catch(() => {});
+                        setTimeout(() => resolve('timeout'), 15000);
+                    }))"""
+            )
+            assert outcome == "redundant"
+            assert "GET /static/js/app.js" in server.requests()
+            assert await worker_version(page) == old_version
+        # The server is gone; the old version still works offline, old script included.
+        await context.set_offline(True)
+        await page.reload()
+        await page.wait_for_selector("#script-status:text('script version 1')")
+        await context.close()
