@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,22 @@ def parse_manifest(text: str) -> dict[str, list[str]]:
             assert token.isascii(), f"non-ASCII URL {token!r}"
         sections[current].append(line)
     return sections
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The base names of the files the hashing stage opens, in order."""
+    from quart_appcache import filehash
+
+    opened: list[str] = []
+    real = filehash._open_regular
+
+    def counting(path: str) -> Any:
+        opened.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(filehash, "_open_regular", counting)
+    return opened
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 from pathlib import Path
 
 from quart import Quart
@@ -14,7 +13,7 @@ from quart_appcache.build import FILES, RECORD
 from quart_appcache.cli import ProgressBar, human_size
 
 from .conftest import AppFactory, write
-from .e2e.servers import BIN, copy_example
+from .e2e.servers import BROKEN_APP, copy_example, run_quart
 
 
 def cli_app(make_app: AppFactory, **config: object) -> Quart:
@@ -162,34 +161,12 @@ def test_human_size() -> None:
 def test_real_quart_subprocess_builds_the_example(tmp_path: Path) -> None:
     root = copy_example(tmp_path / "example")
     out = tmp_path / "build"
-    done = subprocess.run(
-        [str(BIN / "quart"), "--app", "app:app", "appcache", "build", "--output", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
+    done = run_quart(root, "--app", "app:app", "appcache", "build", "--output", str(out))
     assert done.returncode == 0, done.stderr
     assert "Built 5 entries" in done.stdout
     assert (out / RECORD).exists()
-    write(root / "broken.py", BROKEN)
-    failing = subprocess.run(
-        [str(BIN / "quart"), "--app", "broken:app", "appcache", "show"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
+    write(root / "broken.py", BROKEN_APP)
+    failing = run_quart(root, "--app", "broken:app", "appcache", "show")
     assert failing.returncode == 1
     assert "Error: Cannot cache '/nope': the app answered 404" in failing.stderr
     assert "Traceback" not in failing.stderr
-
-
-BROKEN = """
-from app import appcache, create_app
-
-app = create_app()
-appcache.add_urls("/nope")
-"""

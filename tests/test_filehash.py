@@ -97,20 +97,12 @@ async def test_fifo_is_never_read(tmp_path: Path) -> None:
 
 
 async def test_cache_skips_unchanged_files_but_rereads_racy_ones(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[str]
 ) -> None:
     monkeypatch.setattr(filehash, "RACY_NS", 200_000_000)
     old = str(write(tmp_path / "old", b"old"))
     await asyncio.sleep(0.3)  # `old` is now outside the (shortened) racy window
     fresh = str(write(tmp_path / "fresh", b"fresh"))
-    opened: list[str] = []
-    real = filehash._open_regular
-
-    def counting(path: str):  # type: ignore[no-untyped-def]
-        opened.append(os.path.basename(path))
-        return real(path)
-
-    monkeypatch.setattr(filehash, "_open_regular", counting)
     cache = RevisionCache()
     first = await hash_files([old, fresh], cache)
     cache.replace({p: d for p, d in zip([old, fresh], first, strict=True) if isinstance(d, Digest)})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -142,21 +141,13 @@ async def test_debug_sees_created_changed_and_deleted_files(make_app: AppFactory
 
 
 async def test_debug_does_not_read_unchanged_files_again(
-    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, opened: list[str]
 ) -> None:
     monkeypatch.setattr(filehash, "RACY_NS", 100_000_000)
     monkeypatch.setattr(walk, "RACY_NS", 100_000_000)
     app, appcache = make_app(debug=True)
     appcache.add_folder("static")
     await asyncio.sleep(0.2)  # every file is now older than the (shortened) racy window
-    opened: list[str] = []
-    real = filehash._open_regular
-
-    def counting(path: str):  # type: ignore[no-untyped-def]
-        opened.append(os.path.basename(path))
-        return real(path)
-
-    monkeypatch.setattr(filehash, "_open_regular", counting)
     client = app.test_client()
     await client.get("/manifest.appcache")
     assert sorted(opened) == ["app.css", "app.js"]

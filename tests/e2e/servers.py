@@ -144,6 +144,27 @@ def log(server: Server) -> str:
     return server.output.read_text(errors="replace")
 
 
+# An example app that tracks a URL nobody routes.
+BROKEN_APP = """
+from app import appcache, create_app
+
+app = create_app()
+appcache.add_urls("/nope")
+"""
+
+
+def run_quart(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the venv's ``quart`` CLI in ``root`` (an example copy)."""
+    return subprocess.run(
+        [str(BIN / "quart"), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+
+
 def run_to_exit(
     cwd: Path, cmd: Sequence[str], timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

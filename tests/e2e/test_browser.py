@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .browser import chromium, wait_controlled, wait_waiting_worker, worker_version
+from .browser import chromium, open_controlled, wait_waiting_worker, worker_version
 from .servers import copy_example, free_port, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -29,10 +29,7 @@ async def test_offline_reload_fallback_and_untouched_posts(tmp_path: Path) -> No
     with serve(root) as server:
         async with chromium() as browser:
             context = await browser.new_context()
-            page = await context.new_page()
-            page.set_default_timeout(20_000)
-            await page.goto(server.url + "/")
-            await wait_controlled(page)
+            page = await open_controlled(context, server.url + "/")
             cached = await page.evaluate(
                 """async () => {
                     const names = await caches.keys();
@@ -68,10 +65,7 @@ async def test_changed_file_is_the_only_download_and_reaches_a_new_page(tmp_path
     async with chromium() as browser:
         context = await browser.new_context()
         with serve(root, port=port) as server:
-            page = await context.new_page()
-            page.set_default_timeout(20_000)
-            await page.goto(server.url + "/")
-            await wait_controlled(page)
+            page = await open_controlled(context, server.url + "/")
             old_version = await worker_version(page)
             first = server.requests()
             for url in PRECACHED:
@@ -92,10 +86,7 @@ async def test_changed_file_is_the_only_download_and_reaches_a_new_page(tmp_path
             # The old worker keeps the open page; once it is gone, a new page
             # gets the new worker and the new content.
             await page.close()
-            page = await context.new_page()
-            page.set_default_timeout(20_000)
-            await page.goto(server.url + "/")
-            await wait_controlled(page)
+            page = await open_controlled(context, server.url + "/")
             await page.wait_for_selector("#script-status:text('script version 2')")
             assert await worker_version(page) != old_version
 
@@ -113,10 +104,7 @@ async def test_skip_waiting_takes_over_at_once(tmp_path: Path) -> None:
     async with chromium() as browser:
         context = await browser.new_context()
         with serve(root, port=port, env=env) as server:
-            page = await context.new_page()
-            page.set_default_timeout(20_000)
-            await page.goto(server.url + "/")
-            await wait_controlled(page)
+            page = await open_controlled(context, server.url + "/")
             old_version = await worker_version(page)
         css = root / "static" / "css" / "app.css"
         css.write_text(css.read_text().replace("#2a6", "#a26"))
@@ -143,10 +131,7 @@ async def test_a_failed_precache_keeps_the_old_version_in_charge(tmp_path: Path)
     async with chromium() as browser:
         context = await browser.new_context()
         with serve(root, port=port) as server:
-            page = await context.new_page()
-            page.set_default_timeout(20_000)
-            await page.goto(server.url + "/")
-            await wait_controlled(page)
+            page = await open_controlled(context, server.url + "/")
             old_version = await worker_version(page)
         script = root / "static" / "js" / "app.js"
         script.write_text(script.read_text().replace("script version 1", "script version 2"))

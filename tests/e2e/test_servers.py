@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -13,18 +11,21 @@ import pytest
 from quart_appcache.build import FILES
 
 from ..conftest import write
-from .servers import BIN, command, copy_example, free_port, log, serve
+from .servers import (
+    BROKEN_APP,
+    command,
+    copy_example,
+    free_port,
+    log,
+    run_quart,
+    run_to_exit,
+    serve,
+)
 
 pytestmark = pytest.mark.server
 
 KINDS = ["hypercorn", "uvicorn"]
 URLS = {"manifest": "/manifest.appcache", "precache": "/precache-manifest.json", "sw": "/sw.js"}
-BROKEN = """
-from app import appcache, create_app
-
-app = create_app()
-appcache.add_urls("/nope")
-"""
 
 
 async def fetch_all(base: str, path: str, count: int = 50) -> list[httpx.Response]:
@@ -35,17 +36,9 @@ async def fetch_all(base: str, path: str, count: int = 50) -> list[httpx.Respons
 
 
 def build_example(root: Path) -> Path:
-    out = root / "instance" / "appcache"
-    done = subprocess.run(
-        [str(BIN / "quart"), "--app", "app:app", "appcache", "build"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
+    done = run_quart(root, "--app", "app:app", "appcache", "build")
     assert done.returncode == 0, done.stderr
-    return out
+    return root / "instance" / "appcache"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -75,15 +68,8 @@ async def test_two_workers_serve_the_build(kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_404_url_stops_the_server_from_starting(kind: str, tmp_path: Path) -> None:
     root = copy_example(tmp_path / "example")
-    write(root / "broken.py", BROKEN)
-    done = subprocess.run(
-        command(kind, "broken:app", free_port(), 2, None),
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    write(root / "broken.py", BROKEN_APP)
+    done = run_to_exit(root, command(kind, "broken:app", free_port(), 2, None))
     output = done.stdout + done.stderr
     assert "Cannot cache '/nope': the app answered 404" in output
 
