@@ -111,7 +111,7 @@ class Bundle:
         return await asyncio.shield(task)
 
     def freeze(self, snapshot: Snapshot) -> None:
-        """Freeze on a snapshot computed elsewhere (a deploy-time build)."""
+        """Serve ``snapshot`` from now on and never compute again."""
         self.snapshot = snapshot
         self.finalized = True
 

@@ -274,16 +274,20 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
 def _startup_hook(site: Site) -> Any:
     async def schedule_finalize() -> None:
         app = site.app
+        # Routes added after init_app: one on the same URL is never reached
+        # (or hides ours); either way it is a mistake to report now.
         adapter = app.url_map.bind("localhost")
         for name, url in site.urls.items():
             try:
                 endpoint, _ = adapter.match(url, method="GET")
             except HTTPException as error:
                 endpoint = f"<{type(error).__name__}>"
-            if endpoint != ENDPOINTS[name]:
+            others = [r.endpoint for r in app.url_map.iter_rules() if r.rule == url]
+            if endpoint != ENDPOINTS[name] or others != [ENDPOINTS[name]]:
+                clash = next((e for e in others if e != ENDPOINTS[name]), endpoint)
                 raise ConfigError(
-                    f"The app routes {url!r} to {endpoint!r}, shadowing the appcache's "
-                    f"{name} route. Remove that route or change the APPCACHE_* URL."
+                    f"{URL_KEYS[name]} is {url!r}, but the app also routes it to {clash!r}. "
+                    f"Remove that route or choose another {URL_KEYS[name]}."
                 )
         if site.cli_mode or not site.finalize_at_startup:
             return

@@ -175,8 +175,11 @@ class Site:
         build = await read_build(self.build_dir, list(self.urls))
         entries = await self.bundle.collect()
         await asyncio.to_thread(check_fresh, self.build_dir, build, entries)
+        self.frozen = {
+            name: await asyncio.to_thread(Artifact.of, name, build.artifacts[name])
+            for name in self.urls
+        }
         self.bundle.freeze(build.snapshot)
-        self.frozen = {name: Artifact.of(name, build.artifacts[name]) for name in self.urls}
 
     def _template(self, name: ArtifactName) -> jinja2.Template | None:
         if name == "manifest":

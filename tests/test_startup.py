@@ -115,3 +115,16 @@ async def test_a_route_registered_later_that_shadows_the_manifest_fails_startup(
     async with app.test_app() as test_app:
         response = await test_app.test_client().get("/manifest.appcache")
         assert (await response.get_data()).startswith(b"CACHE MANIFEST")
+
+
+async def test_a_route_added_later_on_the_manifest_url_fails_startup(make_app: AppFactory) -> None:
+    app, _ = make_app(debug=True)
+
+    @app.route("/manifest.appcache")
+    async def mine() -> str:
+        return "never reached"
+
+    from quart_appcache import ConfigError
+
+    with pytest.raises(ConfigError, match=r"APPCACHE_URL is '/manifest.appcache'.*'mine'"):
+        await app.startup()
