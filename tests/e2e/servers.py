@@ -47,6 +47,14 @@ class Server:
     output: Path
     access_log: Path | None
 
+    def wait_for_request(self, line: str, timeout: float = 10.0) -> list[str]:
+        """Wait until the access log shows ``line`` (it is written after the
+        response is sent, so a browser can act on it first). Returns the log."""
+        deadline = time.monotonic() + timeout
+        while line not in (seen := self.requests()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return seen
+
     def requests(self) -> list[str]:
         """Request lines (``GET /path``) from the access log so far."""
         if self.access_log is None or not self.access_log.exists():

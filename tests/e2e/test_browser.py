@@ -67,7 +67,7 @@ async def test_changed_file_is_the_only_download_and_reaches_a_new_page(tmp_path
         with serve(root, port=port) as server:
             page = await open_controlled(context, server.url + "/")
             old_version = await worker_version(page)
-            first = server.requests()
+            first = server.wait_for_request("GET /offline")  # fetched only by the install
             for url in PRECACHED:
                 assert first.count(f"GET {url}") >= 1, (url, first)
 
@@ -77,7 +77,11 @@ async def test_changed_file_is_the_only_download_and_reaches_a_new_page(tmp_path
         with serve(root, port=port) as server:
             await page.goto(server.url + "/")
             await wait_waiting_worker(page)
-            downloads = [line for line in server.requests() if line != "GET /sw.js"]
+            downloads = [
+                line
+                for line in server.wait_for_request("GET /static/js/app.js")
+                if line != "GET /sw.js"
+            ]
             # The update check, then exactly the changed entry: nothing else.
             assert [line for line in downloads if line != "GET /manifest.appcache"] == [
                 "GET /static/js/app.js"
@@ -142,17 +146,18 @@ async def test_a_failed_precache_keeps_the_old_version_in_charge(tmp_path: Path)
             outcome = await page.evaluate(
                 """() => navigator.serviceWorker.getRegistration().then((registration) =>
                     new Promise((resolve) => {
-                        const watch = (worker) => worker.addEventListener('statechange', () => {
+                        const watch = (worker) => worker && worker.addEventListener('statechange', () => {
                             if (worker.state === 'redundant') resolve('redundant');
                             if (worker.state === 'installed') resolve('installed');
                         });
+                        watch(registration.installing);  // an update check may already run
                         registration.addEventListener('updatefound', () => watch(registration.installing));
                         registration.update().catch(() => {});
                         setTimeout(() => resolve('timeout'), 15000);
                     }))"""
             )
             assert outcome == "redundant"
-            assert "GET /static/js/app.js" in server.requests()
+            assert "GET /static/js/app.js" in server.wait_for_request("GET /static/js/app.js")
             assert await worker_version(page) == old_version
         # The server is gone; the old version still works offline, old script included.
         await context.set_offline(True)
