@@ -125,10 +125,11 @@ class Site:
         """Startup: serve a deploy-time build if there is one, else finalize.
 
         Debug mode ignores builds. Does nothing for the CLI, which computes
-        by itself, or when ``APPCACHE_FINALIZE`` says not to.
+        by itself, when already finalized, or when ``APPCACHE_FINALIZE`` says
+        not to.
         """
-        if self.cli_mode or not self.finalize_at_startup:
-            return
+        if self.cli_mode or self.frozen is not None or not self.finalize_at_startup:
+            return  # (frozen: finalize() was already called by hand)
         if not self.app.debug and has_build(self.build_dir):
             await self.load_build()
         else:

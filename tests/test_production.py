@@ -177,3 +177,15 @@ async def test_concurrent_debug_requests_share_one_computation(make_app: AppFact
     assert {r.status_code for r in responses} == {200}
     assert len({await r.get_data() for r in responses}) == 1
     assert len(renders) == 1
+
+
+async def test_finalize_by_hand_before_startup_is_kept(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    app, _ = built_app(make_app, tmp_path)
+    await build(app)
+    fresh, fresh_cache = built_app(make_app, tmp_path)
+    write(Path(fresh.root_path) / "static" / "added.js", "x")  # the build is now stale
+    await fresh_cache.finalize()
+    async with fresh.test_app():  # no stale-build error: the app was finalized by hand
+        assert "/static/added.js" in fresh_cache.urls
