@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -79,18 +79,17 @@ class ProgressBar:
         self.stream.flush()
 
 
-async def _computed(site: Site, progress: ProgressBar | None, then: Callable[[Snapshot], T]) -> T:
+async def _computed(site: Site, progress: ProgressBar | None) -> Snapshot:
     app = site.app
     site.cli_mode = True
     try:
         await app.startup()
         try:
-            snapshot = await site.finalize(progress=progress)
+            return await site.finalize(progress=progress)
         finally:
             if progress is not None:
                 progress.finish()
             await app.shutdown()
-        return then(snapshot)
     finally:
         site.cli_mode = False
 
@@ -120,14 +119,14 @@ def appcache_cli(site: Site) -> AppGroup:
         started = time.perf_counter()
         progress = ProgressBar(sys.stderr, "hashing")
 
-        def write(snapshot: Snapshot) -> Snapshot:
-            artifacts: dict[str, bytes] = {
-                name: artifact.body for name, artifact in (site.frozen or {}).items()
-            }
-            write_build(folder, snapshot, artifacts)
-            return snapshot
-
-        snapshot = _run(_computed(site, progress, write))
+        snapshot = _run(_computed(site, progress))
+        artifacts: dict[str, bytes] = {
+            name: artifact.body for name, artifact in (site.frozen or {}).items()
+        }
+        try:
+            write_build(folder, snapshot, artifacts)  # no event loop runs here any more
+        except AppcacheError as error:
+            raise click.ClickException(str(error)) from None
         total = sum(item.size for item in snapshot.revisions)
         click.echo(
             f"Built {len(snapshot.revisions):,} entries ({human_size(total)}), "
@@ -138,7 +137,7 @@ def appcache_cli(site: Site) -> AppGroup:
     @group.command("show")
     def show() -> None:
         """List the tracked URLs with their sizes and revisions, and the version."""
-        snapshot = _run(_computed(site, None, lambda snapshot: snapshot))
+        snapshot = _run(_computed(site, None))
         width = max([len("URL"), *(len(item.url) for item in snapshot.revisions)])
         click.echo(f"{'URL':<{width}}  {'SIZE':>10}  REVISION")
         for item in snapshot.revisions:
