@@ -129,7 +129,5 @@ def version_of(revisions: Sequence[Revision]) -> str:
     below is unambiguous: renaming a URL or changing any content changes the
     version, and nothing else does.
     """
-    h = hashlib.sha256()
-    for item in revisions:
-        h.update(f"{item.url}\n{item.revision}\n".encode())
-    return h.hexdigest()
+    text = "".join(f"{item.url}\n{item.revision}\n" for item in revisions)
+    return hashlib.sha256(text.encode()).hexdigest()
