@@ -287,7 +287,11 @@ def serve(ctx: Context) -> list[Row]:
         ours = Series("manifest", "req/s")
         const = Series("constant route, same size", "req/s")
         with start(
-            REPO, kind=kind, module="benchmarks.serve_app:app", env={"BENCH_ROOT": str(root)}
+            REPO,
+            kind=kind,
+            module="benchmarks.serve_app:app",
+            env={"BENCH_ROOT": str(root)},
+            logs=ctx.data / "logs",
         ) as server:
             for url in (server.url + "/const", server.url + "/manifest.appcache"):
                 run_load(url, connections=50, seconds=0.5, max_requests=100)  # warm up
@@ -327,7 +331,11 @@ def load(ctx: Context) -> list[Row]:
     wanted = 500 if ctx.smoke else 20_000
     rate = Series("manifest", "req/s")
     with start(
-        REPO, kind="uvicorn", module="benchmarks.serve_app:app", env={"BENCH_ROOT": str(root)}
+        REPO,
+        kind="uvicorn",
+        module="benchmarks.serve_app:app",
+        env={"BENCH_ROOT": str(root)},
+        logs=ctx.data / "logs",
     ) as server:
         seconds = 2.0
         while True:

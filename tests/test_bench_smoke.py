@@ -43,3 +43,6 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
         assert row["ours"]["values"], row
         assert all(value > 0 for value in row["ours"]["values"]), row
     assert "| many | cold hash() |" in done.stdout
+    # Server logs go under --data, never into the checkout.
+    assert not list(REPO.glob("*.log"))
+    assert list((tmp_path / "data").glob("*/logs/server-*.log"))

@@ -98,12 +98,18 @@ def serve(
     port: int | None = None,
     env: dict[str, str] | None = None,
     ready_path: str = "/manifest.appcache",
+    logs: Path | None = None,
 ) -> Iterator[Server]:
-    """Start a server in ``cwd`` and wait until ``ready_path`` answers."""
+    """Start a server in ``cwd`` and wait until ``ready_path`` answers.
+
+    Its output and access log go to ``logs`` (default: ``cwd``).
+    """
     port = port or free_port()
     run = next(_runs)
-    output = cwd / f"server-{port}-{run}.log"
-    access_log = cwd / f"access-{port}-{run}.log" if kind == "hypercorn" else None
+    logs = logs or cwd
+    logs.mkdir(parents=True, exist_ok=True)
+    output = logs / f"server-{port}-{run}.log"
+    access_log = logs / f"access-{port}-{run}.log" if kind == "hypercorn" else None
     with output.open("wb") as out:
         process = subprocess.Popen(
             command(kind, module, port, workers, access_log),
