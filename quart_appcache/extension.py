@@ -70,7 +70,7 @@ class Appcache:
         settings = Settings.from_config(app.config, app.instance_path)
         site = Site(app, settings)
         for name, url in site.urls.items():
-            _check_unrouted(app, url, name)
+            _check_unrouted(app, url, name, ours_added=False)
             app.add_url_rule(
                 url,
                 ENDPOINTS[name],
@@ -237,14 +237,32 @@ def get_appcache(app: Quart | None = None) -> Appcache:
     return extension
 
 
-def _check_unrouted(app: Quart, url: str, name: ArtifactName) -> None:
-    key = URL_KEYS[name]
-    for rule in app.url_map.iter_rules():
-        if rule.rule == url:
-            raise ConfigError(
-                f"{key} is {url!r}, but the app already routes it to "
-                f"{rule.endpoint!r}. Choose another URL for {key}."
-            )
+def _check_unrouted(app: Quart, url: str, name: ArtifactName, *, ours_added: bool) -> None:
+    """Refuse any route but ours on ``url``.
+
+    Runs at init_app, and again at startup (``ours_added``) for routes added
+    later: one on the same URL would never be reached, or would hide ours.
+    """
+    clash = next(
+        (
+            r.endpoint
+            for r in app.url_map.iter_rules()
+            if r.rule == url and r.endpoint != ENDPOINTS[name]
+        ),
+        None,
+    )
+    if clash is None and ours_added:
+        try:
+            endpoint, _ = app.url_map.bind("localhost").match(url, method="GET")
+        except HTTPException as error:
+            endpoint = f"<{type(error).__name__}>"
+        clash = None if endpoint == ENDPOINTS[name] else endpoint
+    if clash is not None:
+        key = URL_KEYS[name]
+        raise ConfigError(
+            f"{key} is {url!r}, but the app also routes it to {clash!r}. "
+            f"Remove that route or choose another {key}."
+        )
 
 
 def _artifact_view(site: Site, name: ArtifactName) -> Any:
@@ -274,21 +292,8 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
 def _startup_hook(site: Site) -> Any:
     async def schedule_finalize() -> None:
         app = site.app
-        # Routes added after init_app: one on the same URL is never reached
-        # (or hides ours); either way it is a mistake to report now.
-        adapter = app.url_map.bind("localhost")
         for name, url in site.urls.items():
-            try:
-                endpoint, _ = adapter.match(url, method="GET")
-            except HTTPException as error:
-                endpoint = f"<{type(error).__name__}>"
-            others = [r.endpoint for r in app.url_map.iter_rules() if r.rule == url]
-            if endpoint != ENDPOINTS[name] or others != [ENDPOINTS[name]]:
-                clash = next((e for e in others if e != ENDPOINTS[name]), endpoint)
-                raise ConfigError(
-                    f"{URL_KEYS[name]} is {url!r}, but the app also routes it to {clash!r}. "
-                    f"Remove that route or choose another {URL_KEYS[name]}."
-                )
+            _check_unrouted(app, url, name, ours_added=True)
         if site.cli_mode or not site.finalize_at_startup:
             return
 

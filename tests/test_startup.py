@@ -102,7 +102,7 @@ async def test_the_app_can_start_twice(make_app: AppFactory) -> None:
         assert await appcache.hash() == first
 
 
-async def test_a_route_registered_later_that_shadows_the_manifest_fails_startup(
+async def test_a_catch_all_route_added_later_does_not_shadow_the_manifest(
     make_app: AppFactory,
 ) -> None:
     app, _appcache = make_app(debug=True)
