@@ -1,11 +1,17 @@
-"""quart_appcache: offline bundles for Quart apps.
+"""quart_appcache: offline bundles for Quart, Starlette and FastAPI apps.
 
 Declare which URLs an app needs offline; the extension versions their content
 and serves an AppCache manifest, a Workbox-format precache manifest and a
 generated service worker.
+
+``from quart_appcache import Appcache`` is the Quart adapter, imported only
+when asked for, so that ``quart_appcache.starlette`` works where Quart is not
+installed. The errors are shared by both adapters.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AppcacheError,
@@ -20,7 +26,9 @@ from .errors import (
     NotInitializedError,
     TemplateError,
 )
-from .extension import Appcache, get_appcache
+
+if TYPE_CHECKING:
+    from .extension import Appcache, get_appcache
 
 __all__ = [
     "Appcache",
@@ -38,4 +46,14 @@ __all__ = [
     "get_appcache",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+_QUART_ADAPTER = ("Appcache", "get_appcache")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _QUART_ADAPTER:
+        from . import extension
+
+        return getattr(extension, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """Deploy-time builds: the rendered artifacts and a record, written once, served as-is.
 
-``quart appcache build`` writes, into one folder:
+``quart appcache build`` (``python -m quart_appcache.starlette build`` for
+Starlette and FastAPI apps) writes, into one folder:
 
 * ``manifest.appcache``, ``precache-manifest.json``, ``sw.js``: the bytes
   every worker will serve;
@@ -102,30 +103,35 @@ def has_build(folder: str) -> bool:
     return os.path.isfile(os.path.join(folder, RECORD))
 
 
-async def read_build(folder: str, wanted: Sequence[str]) -> Build:
+async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
     """Load a build with the artifacts in ``wanted``.
+
+    Args:
+        folder: the build folder.
+        wanted: the artifacts the app serves.
+        command: the command that rebuilds, named in errors.
 
     Raises:
         BuildError: the record is unreadable or of another format, or an
             artifact the app serves is missing.
     """
-    record = _parse_record(folder, await _read(folder, RECORD))
+    record = _parse_record(folder, await _read(folder, RECORD, command), command)
     artifacts: dict[str, bytes] = {}
     for name in wanted:
         filename = record["artifacts"].get(name)
         if filename is None:
             raise BuildError(
                 f"The build in {folder!r} has no {name} artifact, but the app serves one. "
-                "Run `quart appcache build` again."
+                f"Run `{command}` again."
             )
-        artifacts[name] = await _read(folder, filename)
+        artifacts[name] = await _read(folder, filename, command)
     revisions = tuple(
         Revision(item["url"], item["revision"], item["size"]) for item in record["entries"]
     )
     return Build(Snapshot(record["version"], record["updated"], revisions), artifacts)
 
 
-def check_fresh(folder: str, build: Build, entries: Sequence[Entry]) -> None:
+def check_fresh(folder: str, build: Build, entries: Sequence[Entry], command: str) -> None:
     """Refuse a build whose URLs (or file sizes) differ from the app's entries now.
 
     Stats every file entry, so run it off the event loop.
@@ -156,7 +162,7 @@ def check_fresh(folder: str, build: Build, entries: Sequence[Entry]) -> None:
     if problems:
         raise BuildError(
             f"The build in {folder!r} is stale: {'; '.join(problems)}. "
-            "Run `quart appcache build` again before starting the servers "
+            f"Run `{command}` again before starting the servers "
             "(or remove the folder to compute at startup)."
         )
 
@@ -173,7 +179,7 @@ def _some(urls: list[str]) -> str:
     return shown + (f" and {len(urls) - 5} more" if len(urls) > 5 else "")
 
 
-async def _read(folder: str, name: str) -> bytes:
+async def _read(folder: str, name: str, command: str) -> bytes:
     path = os.path.join(folder, name)
     try:
         async with aiofiles.open(path, "rb") as handle:
@@ -182,11 +188,11 @@ async def _read(folder: str, name: str) -> bytes:
     except OSError as error:
         raise BuildError(
             f"Cannot read {path!r} from the build: {error.strerror or error}. "
-            "Run `quart appcache build` again."
+            f"Run `{command}` again."
         ) from error
 
 
-def _parse_record(folder: str, data: bytes) -> dict[str, Any]:
+def _parse_record(folder: str, data: bytes, command: str) -> dict[str, Any]:
     try:
         record = json.loads(data)
         if record.get("format") != FORMAT:
@@ -200,7 +206,7 @@ def _parse_record(folder: str, data: bytes) -> dict[str, Any]:
     except (ValueError, AttributeError, TypeError) as error:
         raise BuildError(
             f"The build record {os.path.join(folder, RECORD)!r} is unusable ({error}). "
-            "Run `quart appcache build` again."
+            f"Run `{command}` again."
         ) from error
     result: dict[str, Any] = record
     return result

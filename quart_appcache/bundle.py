@@ -1,10 +1,10 @@
-"""One app's offline bundle: its declarations, its computed snapshot, its state.
+"""One app's offline bundle: its declarations and how to compute it.
 
 The pipeline runs here, framework-free: collect the entries (in a worker
 thread, since it lists folders), compute their revisions concurrently, then
-the version. In debug mode every request may compute again; concurrent
-callers share the computation in flight. ``finalize`` computes once and
-freezes.
+the version. Computing never stores a result anywhere that is served: what is
+frozen belongs to :class:`~quart_appcache.site.Site` alone. In debug mode
+concurrent callers share the computation in flight.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import asyncio
 import contextvars
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, version_of
 from .entries import Entry
-from .errors import FinalizedError
 from .filehash import RevisionCache
 from .tasks import cancel_all
 from .walk import ListingCache
@@ -33,8 +32,8 @@ class Snapshot:
 
     Attributes:
         version: hex digest over the ordered ``(url, revision)`` pairs.
-        updated: ISO 8601 time (UTC) at which this process first saw
-            ``version``, or the time recorded in a deploy-time build.
+        updated: ISO 8601 time (UTC, microseconds) at which this process first
+            saw ``version``, or the time recorded in a deploy-time build.
         revisions: every entry, in bundle order.
     """
 
@@ -48,12 +47,8 @@ class Snapshot:
         return [item.url for item in self.revisions]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Bundle:
-    """The declarations and computed state of one app.
+    """The declarations of one app, and the caches that make recomputing cheap.
 
     Args:
         declarations: where the app's ``add_*`` calls go.
@@ -61,26 +56,14 @@ class Bundle:
 
     def __init__(self, declarations: Declarations) -> None:
         self.declarations = declarations
-        self.snapshot: Snapshot | None = None
-        self.finalized = False
         self._cache = RevisionCache()
         self._listings = ListingCache()
         self._inflight: asyncio.Task[Snapshot] | None = None
+        self._last: Snapshot | None = None
 
-    def check_open(self, action: str) -> None:
-        """Raise :class:`FinalizedError` when the bundle is frozen."""
-        if self.finalized:
-            raise FinalizedError(
-                f"{action} was called after finalize(); the offline bundle is frozen. "
-                "Make every declaration before the app starts serving (or before "
-                "calling finalize())."
-            )
-
-    def urls(self) -> list[str]:
-        """The tracked URLs as of now (folders listed again unless frozen)."""
-        if self.snapshot is not None and self.finalized:
-            return self.snapshot.urls
-        return [entry.url for entry in collect(self.declarations)]
+    def collect_now(self) -> list[Entry]:
+        """The entries as of now, listed on the calling thread."""
+        return collect(self.declarations)
 
     async def collect(self, *, cached: bool = False) -> list[Entry]:
         """The entries as of now, listed in a worker thread.
@@ -93,14 +76,12 @@ class Bundle:
         )
 
     async def current(self, render: Render) -> Snapshot:
-        """The snapshot: frozen once finalized, otherwise computed now.
+        """A snapshot computed now, leniently (debug mode).
 
         Concurrent callers share one computation in flight; it runs in a task
         with an empty context, so nothing of the caller's request leaks in,
         and a caller that goes away does not cancel it for the others.
         """
-        if self.finalized and self.snapshot is not None:
-            return self.snapshot
         task = self._inflight
         if task is None or task.get_loop() is not asyncio.get_running_loop():
             task = asyncio.create_task(
@@ -109,11 +90,6 @@ class Bundle:
             self._inflight = task
             task.add_done_callback(self._forget)
         return await asyncio.shield(task)
-
-    def freeze(self, snapshot: Snapshot) -> None:
-        """Serve ``snapshot`` from now on and never compute again."""
-        self.snapshot = snapshot
-        self.finalized = True
 
     def _forget(self, task: asyncio.Task[Snapshot]) -> None:
         if self._inflight is task:
@@ -124,7 +100,7 @@ class Bundle:
     async def compute(
         self, render: Render, *, final: bool, progress: Progress | None = None
     ) -> Snapshot:
-        """Collect, digest and version the bundle now.
+        """Collect, digest and version the bundle now, and return the result.
 
         Args:
             render: renders a view URL to its body.
@@ -151,8 +127,14 @@ class Bundle:
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions)
 
     def _remember(self, version: str, revisions: Sequence[Revision]) -> Snapshot:
-        previous = self.snapshot
+        # `updated` is when this process first saw a version: the same
+        # version keeps its time, and a new one is always strictly later than
+        # the one before, even within the clock's resolution.
+        previous = self._last
         if previous is not None and previous.version == version:
             return previous
-        self.snapshot = Snapshot(version, _now(), tuple(revisions))
-        return self.snapshot
+        now = datetime.now(UTC)
+        if previous is not None:
+            now = max(now, datetime.fromisoformat(previous.updated) + timedelta(microseconds=1))
+        self._last = Snapshot(version, now.isoformat(timespec="microseconds"), tuple(revisions))
+        return self._last

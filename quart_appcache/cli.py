@@ -1,8 +1,11 @@
-"""``quart appcache build`` and ``quart appcache show``.
+"""The ``build`` and ``show`` commands, shared by both adapters' CLIs.
 
-Both run the app's own startup (so views that need a database work), compute
-the bundle strictly, and shut the app down again. Errors of the extension's
-kind exit non-zero with their message and no traceback.
+``quart appcache build|show`` (Quart) and ``python -m quart_appcache.starlette
+build|show APP`` (Starlette, FastAPI) both run the app's own startup (so
+views that need a database work), compute the bundle strictly, and shut the
+app down again, whatever happened. Any error ends with a one-line
+``Error: ...`` and exit status 1; ``--traceback`` shows the traceback too.
+Built on click; no web framework imports.
 """
 
 from __future__ import annotations
@@ -10,22 +13,21 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Coroutine
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
-from quart.cli import AppGroup
 
 from .build import write_build
-from .bundle import Snapshot
 from .errors import AppcacheError
 
 if TYPE_CHECKING:
-    from .site import Site
+    from .site import Frozen, Site
 
-__all__ = ["ProgressBar", "appcache_cli", "human_size"]
+__all__ = ["Bar", "human_size", "output_option", "run_build", "run_show", "traceback_option"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def human_size(size: int) -> str:
@@ -38,113 +40,121 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-class ProgressBar:
-    """A one-line progress bar, drawn only when ``stream`` is a terminal."""
+class Bar:
+    """click's progress bar as the pipeline's progress: drawn only on a terminal."""
 
-    WIDTH = 30
-
-    def __init__(self, stream: IO[str], label: str) -> None:
+    def __init__(self, stream: TextIO, label: str) -> None:
         self.stream = stream
         self.label = label
-        self.enabled = stream.isatty()
-        self.total = 0
-        self.done = 0
-        self._drawn = -1
+        self._bar: Any = None
 
     def start(self, total: int) -> None:
-        """Set the number of entries and draw the empty bar."""
-        self.total = total
-        self._draw()
+        """Open the bar for ``total`` entries."""
+        self._bar = click.progressbar(
+            length=total,
+            label=self.label,
+            file=self.stream,
+            hidden=not self.stream.isatty(),
+            show_pos=True,
+        )
+        self._bar.__enter__()
 
     def advance(self, count: int) -> None:
-        """Count entries done and redraw when the bar moved."""
-        self.done += count
-        self._draw()
+        """Count entries done."""
+        if self._bar is not None:
+            self._bar.update(count)
 
     def finish(self) -> None:
         """End the bar's line."""
-        if self.enabled and self._drawn >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _draw(self) -> None:
-        if not self.enabled:
-            return
-        filled = self.WIDTH * self.done // self.total if self.total else self.WIDTH
-        if filled == self._drawn and self.done < self.total:
-            return
-        self._drawn = filled
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {self.done:,}/{self.total:,}")
-        self.stream.flush()
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
-async def _computed(site: Site, progress: ProgressBar | None) -> Snapshot:
-    app = site.app
-    site.cli_mode = True
-    try:
-        await app.startup()
-        try:
-            return await site.finalize(progress=progress)
-        finally:
-            if progress is not None:
-                progress.finish()
-            await app.shutdown()
-    finally:
-        site.cli_mode = False
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(work)
-    except AppcacheError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def appcache_cli(site: Site) -> AppGroup:
-    """The ``appcache`` command group for one app."""
-    group = AppGroup("appcache", help="Build or inspect the offline bundle (quart_appcache).")
-
-    @group.command("build")
-    @click.option(
+def output_option(func: F) -> F:
+    """The ``--output/-o`` option of ``build``."""
+    return click.option(
         "--output",
         "-o",
         type=click.Path(file_okay=False),
         default=None,
-        help="Folder to write to (default: APPCACHE_BUILD_DIR).",
+        help="Folder to write to (default: the build folder setting).",
+    )(func)
+
+
+def traceback_option(func: F) -> F:
+    """The ``--traceback`` option: show the whole traceback of an error."""
+    return click.option(
+        "--traceback",
+        "show_traceback",
+        is_flag=True,
+        default=False,
+        help="Show the traceback of an error, not just its message.",
+    )(func)
+
+
+async def _computed(site: Site, progress: Bar | None) -> Frozen:
+    site.startup_mode = "cli"
+    try:
+        async with site.host.lifespan():
+            try:
+                return await site.finalize(progress=progress)
+            finally:
+                if progress is not None:
+                    progress.finish()
+    finally:
+        site.startup_mode = "serve"
+
+
+def _guarded(work: Callable[[], T], show_traceback: bool) -> T:
+    """Run ``work``; every exception becomes a one-line ``Error: ...`` (exit 1).
+
+    ``--traceback`` lets it through instead, traceback and all.
+    """
+    try:
+        return work()
+    except (click.ClickException, click.Abort):
+        raise
+    except Exception as error:
+        if show_traceback:
+            raise
+        message = str(error) if isinstance(error, AppcacheError) else _describe(error)
+        raise click.ClickException(message) from None
+
+
+def _describe(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return f"{text} (run again with --traceback to see where)"
+
+
+def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
+    """Compute the bundle once and write every artifact into a build folder."""
+    folder = output or site.build_dir
+    if folder is None:
+        raise click.UsageError("No build folder: pass --output DIR, or set the build_dir setting.")
+    started = time.perf_counter()
+    progress = Bar(sys.stderr, "hashing")
+    frozen = _guarded(lambda: asyncio.run(_computed(site, progress)), show_traceback)
+    snapshot = frozen.snapshot
+    artifacts: dict[str, bytes] = {name: a.body for name, a in frozen.artifacts.items()}
+    # No event loop runs any more: writing may block.
+    _guarded(lambda: write_build(folder, snapshot, artifacts), show_traceback)
+    total = sum(item.size for item in snapshot.revisions)
+    click.echo(
+        f"Built {len(snapshot.revisions):,} entries ({human_size(total)}), "
+        f"version {snapshot.version[:16]}, in {time.perf_counter() - started:.2f} s "
+        f"into {folder}"
     )
-    def build(output: str | None) -> None:
-        """Compute the bundle once and write every artifact for deployment."""
-        folder = output or site.build_dir
-        started = time.perf_counter()
-        progress = ProgressBar(sys.stderr, "hashing")
 
-        snapshot = _run(_computed(site, progress))
-        artifacts: dict[str, bytes] = {
-            name: artifact.body for name, artifact in (site.frozen or {}).items()
-        }
-        try:
-            write_build(folder, snapshot, artifacts)  # no event loop runs here any more
-        except AppcacheError as error:
-            raise click.ClickException(str(error)) from None
-        total = sum(item.size for item in snapshot.revisions)
-        click.echo(
-            f"Built {len(snapshot.revisions):,} entries ({human_size(total)}), "
-            f"version {snapshot.version[:16]}, in {time.perf_counter() - started:.2f} s "
-            f"into {folder}"
-        )
 
-    @group.command("show")
-    def show() -> None:
-        """List the tracked URLs with their sizes and revisions, and the version."""
-        snapshot = _run(_computed(site, None))
-        width = max([len("URL"), *(len(item.url) for item in snapshot.revisions)])
-        click.echo(f"{'URL':<{width}}  {'SIZE':>10}  REVISION")
-        for item in snapshot.revisions:
-            click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
-        total = sum(item.size for item in snapshot.revisions)
-        click.echo(
-            f"{len(snapshot.revisions):,} entries, {human_size(total)}, version {snapshot.version}"
-        )
-
-    return group
+def run_show(site: Site, show_traceback: bool) -> None:
+    """List the tracked URLs with their sizes and revisions, and the version."""
+    snapshot = _guarded(lambda: asyncio.run(_computed(site, None)), show_traceback).snapshot
+    width = max([len("URL"), *(len(item.url) for item in snapshot.revisions)])
+    click.echo(f"{'URL':<{width}}  {'SIZE':>10}  REVISION")
+    for item in snapshot.revisions:
+        click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
+    total = sum(item.size for item in snapshot.revisions)
+    click.echo(
+        f"{len(snapshot.revisions):,} entries, {human_size(total)}, version {snapshot.version}"
+    )

@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from .entries import Entry, FileEntry, Folder, ViewEntry
 from .errors import ConfigError, FolderNotFoundError, InvalidURLError, NotAFolderError
@@ -22,9 +21,6 @@ from .walk import ListingCache, walk_folder
 __all__ = ["Declarations", "Entry", "FileEntry", "Folder", "ViewEntry", "collect"]
 
 logger = logging.getLogger("quart_appcache")
-
-# (decoded exact URLs, (decoded folder base, include hidden) pairs, decoded exclusions)
-_Matcher = tuple[frozenset[str], tuple[tuple[str, bool], ...], tuple[str, ...]]
 
 
 @dataclass
@@ -38,21 +34,23 @@ class Declarations:
         fallback_targets: the FALLBACK section's fallback URLs; they are
             tracked too, since a fallback that is not cached cannot work
             offline.
+        fallback_key: how the user wrote the FALLBACK setting, for errors.
     """
 
     root_path: str
     reserved: dict[str, str] = field(default_factory=dict)
     fallback_targets: list[str] = field(default_factory=list)
+    fallback_key: str = "APPCACHE_FALLBACK"
     items: list[str | Folder] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
-    _matcher_cache: tuple[tuple[int, int], _Matcher] | None = field(
-        default=None, init=False, repr=False
-    )
+    # Counts declarations, so what was derived from them knows when it is stale.
+    generation: int = 0
 
     def add_urls(self, urls: Iterable[object]) -> None:
         """Check and add URLs to render in-process (see :func:`check_url`)."""
         checked = [self._check_not_reserved(check_url(url)) for url in urls]
         self.items.extend(checked)
+        self.generation += 1
 
     def add_folder(self, folder: str | os.PathLike[str], base: str, include_hidden: bool) -> None:
         """Check and add a folder whose files are served under ``base``.
@@ -80,6 +78,7 @@ class Declarations:
                 f"add_folder() base {base!r} has a query string; give a path like '/static'."
             )
         self.items.append(Folder(path, checked_base.rstrip("/") or "/", include_hidden))
+        self.generation += 1
 
     def add_excluded(self, prefixes: Iterable[object]) -> None:
         """Check and add exclusion prefixes; they apply to every entry.
@@ -94,10 +93,11 @@ class Declarations:
                 if target.startswith(prefix):
                     raise ConfigError(
                         f"add_excluded_urls({prefix!r}) would exclude {target!r}, a fallback "
-                        "in APPCACHE_FALLBACK. A fallback that is not cached cannot work "
+                        f"in {self.fallback_key}. A fallback that is not cached cannot work "
                         "offline; narrow the exclusion or change the fallback."
                     )
         self.excluded.extend(checked)
+        self.generation += 1
 
     def view_urls(self) -> list[str]:
         """The URLs that will be rendered, unless a folder lists them first."""
@@ -107,40 +107,6 @@ class Declarations:
     def is_excluded(self, url: str) -> bool:
         """Whether an encoded URL starts with any exclusion prefix."""
         return url.startswith(tuple(self.excluded))
-
-    def tracks(self, path: str) -> bool:
-        """Whether a decoded request path (with ``?query`` if any) is tracked.
-
-        Cheap enough for every request: files under a folder count by prefix,
-        without touching the disk.
-        """
-        exact, folders, excluded = self._matcher()
-        if excluded and path.startswith(excluded):
-            return False
-        if path in exact:
-            return True
-        for base, include_hidden in folders:
-            if path.startswith(base) and (include_hidden or "/." not in path[len(base) - 1 :]):
-                return True
-        return False
-
-    def _matcher(self) -> _Matcher:
-        # Declarations only ever grow, so their lengths tell when to rebuild.
-        key = (len(self.items), len(self.excluded))
-        if self._matcher_cache is None or self._matcher_cache[0] != key:
-            exact = frozenset(
-                unquote(url)
-                for url in [*self.fallback_targets, *self.items]
-                if isinstance(url, str)
-            )
-            folders = tuple(
-                (unquote(item.base).rstrip("/") + "/", item.include_hidden)
-                for item in self.items
-                if isinstance(item, Folder)
-            )
-            excluded = tuple(unquote(prefix) for prefix in self.excluded)
-            self._matcher_cache = (key, (exact, folders, excluded))
-        return self._matcher_cache[1]
 
     def _check_not_reserved(self, url: str) -> str:
         key = self.reserved.get(url.partition("?")[0])

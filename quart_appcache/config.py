@@ -1,22 +1,25 @@
-"""The ``APPCACHE_*`` config keys: defaults, checks and the resolved settings.
+"""The settings: defaults, checks and the resolved values of one app.
 
 Settings are resolved once per app at ``init_app`` and kept with that app,
 never on the extension object, so two apps initialised from one
-``Appcache()`` cannot see each other's config.
+``Appcache()`` cannot see each other's config. The Quart adapter reads them
+from ``app.config`` (``APPCACHE_*`` keys); the Starlette adapter from keyword
+arguments named after the keys (``fallback=`` for ``APPCACHE_FALLBACK``).
+Errors name the setting the way the user wrote it. No framework imports.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError, InvalidURLError
-from .inprocess import parse_url_base
 from .urls import check_prefix, check_url
 
-__all__ = ["DEFAULTS", "Settings"]
+__all__ = ["DEFAULTS", "KeyNames", "Settings", "parse_url_base"]
 
 DEFAULTS: dict[str, Any] = {
     "APPCACHE_URL": "/manifest.appcache",
@@ -35,8 +38,44 @@ DEFAULTS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class KeyNames:
+    """How one adapter's users write the settings, for error messages.
+
+    Attributes:
+        name: turns a config key (``APPCACHE_FALLBACK``) into what the user
+            wrote (the key itself, or ``Appcache(fallback=...)``).
+        build_command: the command that writes a deploy-time build.
+    """
+
+    name: Callable[[str], str] = str
+    build_command: str = "quart appcache build"
+
+
+def parse_url_base(value: object, key: str = "APPCACHE_URL_BASE") -> tuple[str, str]:
+    """Check ``APPCACHE_URL_BASE`` and return its ``(scheme, host)``.
+
+    Raises:
+        ConfigError: it is not ``http(s)://host[:port]``.
+    """
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            f"{key} is {value!r}; it must be a scheme and host like "
+            "'http://localhost' or 'https://example.com:8443', without a path."
+        )
+    return parts.scheme, parts.netloc
+
+
+@dataclass(frozen=True)
 class Settings:
-    """The checked ``APPCACHE_*`` values of one app."""
+    """The checked settings of one app."""
 
     url: str
     template: str
@@ -49,121 +88,138 @@ class Settings:
     sw_url: str | None
     sw_template: str
     sw_skip_waiting: bool
-    build_dir: str
+    build_dir: str | None
+    names: KeyNames = field(default=KeyNames(), compare=False)
 
     @classmethod
-    def from_config(cls, config: MutableMapping[str, Any], instance_path: str) -> Settings:
+    def from_config(
+        cls,
+        config: MutableMapping[str, Any],
+        *,
+        default_build_dir: str | None,
+        names: KeyNames | None = None,
+    ) -> Settings:
         """Fill in defaults with ``setdefault`` and check every key.
+
+        Args:
+            config: the ``APPCACHE_*`` keys (missing ones are filled in).
+            default_build_dir: the build folder when ``APPCACHE_BUILD_DIR``
+                is ``None`` (``None``: no build is read at startup).
+            names: how errors name the keys (default: the keys themselves).
 
         Raises:
             ConfigError: a key holds a value of the wrong kind; the message
                 names the key.
         """
+        names = names or KeyNames()
+        name = names.name
         for key, value in DEFAULTS.items():
             config.setdefault(key, value.copy() if isinstance(value, dict | list) else value)
         urls = {
-            key: _own_url(config, key)
+            key: _own_url(config, key, name)
             for key in ("APPCACHE_URL", "APPCACHE_PRECACHE_URL", "APPCACHE_SW_URL")
         }
-        if urls["APPCACHE_URL"] is None:
+        manifest_url = urls["APPCACHE_URL"]
+        if manifest_url is None:
             raise ConfigError(
-                "APPCACHE_URL is None; the manifest needs a URL like '/manifest.appcache'."
+                f"{name('APPCACHE_URL')} is None; the manifest needs a URL like "
+                "'/manifest.appcache'."
             )
         taken = [url for url in urls.values() if url is not None]
         if len(set(taken)) != len(taken):
+            shown = {name(key): url for key, url in urls.items()}
             raise ConfigError(
-                f"APPCACHE_URL, APPCACHE_PRECACHE_URL and APPCACHE_SW_URL must differ; got {urls}."
+                f"{', '.join(shown)} must differ; got {shown}. Give each its own URL."
             )
         build_dir = config["APPCACHE_BUILD_DIR"]
         if build_dir is not None and not isinstance(build_dir, str | os.PathLike):
-            raise ConfigError(f"APPCACHE_BUILD_DIR is {build_dir!r}; give a folder path or None.")
+            raise ConfigError(
+                f"{name('APPCACHE_BUILD_DIR')} is {build_dir!r}; give a folder path or None."
+            )
         return cls(
-            url=urls["APPCACHE_URL"],
-            template=_string(config, "APPCACHE_TEMPLATE"),
-            url_base=parse_url_base(config["APPCACHE_URL_BASE"]),
-            fallback=_fallback(config["APPCACHE_FALLBACK"]),
-            network=_network(config["APPCACHE_NETWORK"]),
-            finalize=_optional_bool(config, "APPCACHE_FINALIZE"),
-            fetch_timeout=_timeout(config["APPCACHE_FETCH_TIMEOUT"]),
+            url=manifest_url,
+            template=_string(config, "APPCACHE_TEMPLATE", name),
+            url_base=parse_url_base(config["APPCACHE_URL_BASE"], name("APPCACHE_URL_BASE")),
+            fallback=_fallback(config["APPCACHE_FALLBACK"], name("APPCACHE_FALLBACK")),
+            network=_network(config["APPCACHE_NETWORK"], name("APPCACHE_NETWORK")),
+            finalize=_optional_bool(config, "APPCACHE_FINALIZE", name),
+            fetch_timeout=_timeout(config["APPCACHE_FETCH_TIMEOUT"], name),
             precache_url=urls["APPCACHE_PRECACHE_URL"],
             sw_url=urls["APPCACHE_SW_URL"],
-            sw_template=_string(config, "APPCACHE_SW_TEMPLATE"),
-            sw_skip_waiting=bool(_optional_bool(config, "APPCACHE_SW_SKIP_WAITING")),
-            build_dir=os.fspath(build_dir)
-            if build_dir is not None
-            else os.path.join(instance_path, "appcache"),
+            sw_template=_string(config, "APPCACHE_SW_TEMPLATE", name),
+            sw_skip_waiting=bool(_optional_bool(config, "APPCACHE_SW_SKIP_WAITING", name)),
+            build_dir=os.fspath(build_dir) if build_dir is not None else default_build_dir,
+            names=names,
         )
 
     @property
     def reserved(self) -> dict[str, str]:
-        """The extension's own URLs, which must never be cached, by config key."""
+        """The extension's own URLs, which must never be cached, by the setting's name."""
         own = {
             self.url: "APPCACHE_URL",
             self.precache_url: "APPCACHE_PRECACHE_URL",
             self.sw_url: "APPCACHE_SW_URL",
         }
-        return {url: key for url, key in own.items() if url is not None}
+        return {url: self.names.name(key) for url, key in own.items() if url is not None}
 
 
-def _own_url(config: Mapping[str, Any], key: str) -> str | None:
+def _own_url(config: Mapping[str, Any], key: str, name: Callable[[str], str]) -> str | None:
     value = config[key]
     if value is None:
         return None
     try:
-        url = check_url(value, source=key)
+        url = check_url(value, source=name(key))
     except InvalidURLError as error:
         raise ConfigError(str(error)) from None
     if "?" in url:
-        raise ConfigError(f"{key} is {value!r}; give a path without a query string.")
+        raise ConfigError(f"{name(key)} is {value!r}; give a path without a query string.")
     return url
 
 
-def _string(config: Mapping[str, Any], key: str) -> str:
+def _string(config: Mapping[str, Any], key: str, name: Callable[[str], str]) -> str:
     value = config[key]
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key} is {value!r}; give a template name like {DEFAULTS[key]!r}.")
+        raise ConfigError(f"{name(key)} is {value!r}; give a template name like {DEFAULTS[key]!r}.")
     return value
 
 
-def _optional_bool(config: Mapping[str, Any], key: str) -> bool | None:
+def _optional_bool(config: Mapping[str, Any], key: str, name: Callable[[str], str]) -> bool | None:
     value = config[key]
     if value is not None and not isinstance(value, bool):
-        raise ConfigError(f"{key} is {value!r}; give True, False or None.")
+        raise ConfigError(f"{name(key)} is {value!r}; give True, False or None.")
     return value
 
 
-def _timeout(value: object) -> float:
+def _timeout(value: object, name: Callable[[str], str]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"APPCACHE_FETCH_TIMEOUT is {value!r}; give a number of seconds above 0.")
+        raise ConfigError(
+            f"{name('APPCACHE_FETCH_TIMEOUT')} is {value!r}; give a number of seconds above 0."
+        )
     return float(value)
 
 
-def _fallback(value: object) -> dict[str, str]:
+def _fallback(value: object, key: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ConfigError(
-            f"APPCACHE_FALLBACK is {value!r}; give a mapping of URL prefix to fallback "
+            f"{key} is {value!r}; give a mapping of URL prefix to fallback "
             "URL, like {'/': '/offline'}."
         )
     try:
         return {
-            check_prefix(prefix, source="APPCACHE_FALLBACK"): check_url(
-                target, source="APPCACHE_FALLBACK"
-            )
+            check_prefix(prefix, source=key): check_url(target, source=key)
             for prefix, target in value.items()
         }
     except InvalidURLError as error:
         raise ConfigError(str(error)) from None
 
 
-def _network(value: object) -> tuple[str, ...]:
+def _network(value: object, key: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ConfigError(
-            f"APPCACHE_NETWORK is {value!r}; give a list of URL prefixes or ['*'] (a "
+            f"{key} is {value!r}; give a list of URL prefixes or ['*'] (a "
             "bare string is a common slip)."
         )
     try:
-        return tuple(
-            item if item == "*" else check_prefix(item, source="APPCACHE_NETWORK") for item in value
-        )
+        return tuple(item if item == "*" else check_prefix(item, source=key) for item in value)
     except InvalidURLError as error:
         raise ConfigError(str(error)) from None

@@ -1,8 +1,8 @@
-"""The Quart extension: config, routes, startup, cache headers.
+"""The Quart adapter: config, routes, startup, cache headers, template globals, CLI.
 
 ``Appcache(app)`` or ``Appcache()`` plus ``init_app(app)``. One extension
 object may serve several apps (app factories, test suites); each app keeps its
-own declarations, version and finalized state in a :class:`~.site.Site`.
+own declarations, version and finalized state in a :class:`~quart_appcache.site.Site`.
 """
 
 from __future__ import annotations
@@ -11,18 +11,23 @@ import logging
 import os
 import weakref
 from collections.abc import AsyncGenerator
-from functools import partial
 from typing import Any
 
-from quart import Quart, Response, current_app, has_app_context, request
+from markupsafe import Markup
+from quart import Quart, Response, current_app, has_app_context, has_request_context, request
+from quart.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
-from .cli import appcache_cli
+from .cli import output_option, run_build, run_show, traceback_option
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
 from .inprocess import install as install_renderer_hooks
+from .quart_host import QuartHost
 from .render import sw_registration
-from .site import URL_KEYS, ArtifactName, Site
+from .serving import ArtifactName, Reply, reply_for, unavailable
+from .site import URL_KEYS, Site
+from .tracked import cache_control_for_tracked, request_key
+from .urls import url_prefix
 
 __all__ = ["Appcache", "get_appcache"]
 
@@ -67,22 +72,19 @@ class Appcache:
             raise ConfigError(
                 f"The app {app.name!r} already has an Appcache; call init_app() once per app."
             )
-        settings = Settings.from_config(app.config, app.instance_path)
-        site = Site(app, settings)
+        settings = Settings.from_config(
+            app.config, default_build_dir=os.path.join(app.instance_path, "appcache")
+        )
+        site = Site(QuartHost(app, settings), settings)
         for name, url in site.urls.items():
             _check_unrouted(app, url, name, ours_added=False)
-            app.add_url_rule(
-                url,
-                ENDPOINTS[name],
-                _artifact_view(site, name),
-                methods=["GET"],
-            )
+            app.add_url_rule(url, ENDPOINTS[name], _artifact_view(site, name), methods=["GET"])
         install_renderer_hooks(app)
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
-        app.add_template_global(partial(str, settings.url), "appcache_manifest_url")
-        app.add_template_global(partial(sw_registration, settings.sw_url), "appcache_sw_script")
-        app.cli.add_command(appcache_cli(site))
+        app.add_template_global(_manifest_url_global(settings), "appcache_manifest_url")
+        app.add_template_global(_sw_script_global(settings), "appcache_sw_script")
+        app.cli.add_command(_cli_group(site))
         app.extensions[EXTENSION_KEY] = self
         self._sites[app] = site
         self._last = weakref.ref(app)
@@ -103,7 +105,7 @@ class Appcache:
             FinalizedError: (a ``RuntimeError``) the bundle is finalized.
         """
         site = self._site()
-        site.bundle.check_open("add_urls()")
+        site.check_open("add_urls()")
         site.bundle.declarations.add_urls(urls)
 
     def add_folder(
@@ -131,7 +133,7 @@ class Appcache:
             FinalizedError: (a ``RuntimeError``) the bundle is finalized.
         """
         site = self._site()
-        site.bundle.check_open("add_folder()")
+        site.check_open("add_folder()")
         site.bundle.declarations.add_folder(folder, base, include_hidden)
 
     def add_excluded_urls(self, *urls: str) -> None:
@@ -144,7 +146,7 @@ class Appcache:
             FinalizedError: the bundle is finalized.
         """
         site = self._site()
-        site.bundle.check_open("add_excluded_urls()")
+        site.check_open("add_excluded_urls()")
         site.bundle.declarations.add_excluded(urls)
 
     @property
@@ -153,7 +155,7 @@ class Appcache:
 
         Before finalizing, folders are listed anew on every access.
         """
-        return tuple(self._site().bundle.urls())
+        return tuple(self._site().tracked_urls())
 
     # -- computing ----------------------------------------------------------
 
@@ -182,8 +184,9 @@ class Appcache:
         """Compute once and freeze.
 
         Later ``hash()`` calls never recompute and declarations raise
-        ``FinalizedError``. Calling it again does nothing. Runs by itself at
-        startup when ``APPCACHE_FINALIZE`` says so.
+        ``FinalizedError``. Concurrent calls share one computation; calling
+        it again does nothing. Runs by itself at startup when
+        ``APPCACHE_FINALIZE`` says so.
 
         Raises:
             FetchError, FileReadError, TemplateError: the bundle cannot be
@@ -213,7 +216,7 @@ class Appcache:
             if site is not None:
                 return site
         app = self._last() if self._last is not None else None
-        if app is None:
+        if app is None or app not in self._sites:
             raise NotInitializedError(
                 "This Appcache has no app yet; call Appcache(app) or appcache.init_app(app) "
                 "before declaring URLs."
@@ -265,69 +268,112 @@ def _check_unrouted(app: Quart, url: str, name: ArtifactName, *, ours_added: boo
         )
 
 
-def _artifact_view(site: Site, name: ArtifactName) -> Any:
-    extra = {"Service-Worker-Allowed": "/"} if name == "sw" else {}
+def _prefix() -> str:
+    """The URL prefix (ASGI ``root_path``) of the request being handled, if any."""
+    return url_prefix(request.root_path) if has_request_context() else ""
 
+
+def _response(app: Quart, reply: Reply) -> Response:
+    response = app.response_class(reply.body, status=reply.status, headers=dict(reply.headers))
+    if reply.status == 200 and not reply.body:  # HEAD: keep GET's Content-Length
+        response.headers["Content-Length"] = dict(reply.headers)["Content-Length"]
+    return response
+
+
+def _artifact_view(site: Site, name: ArtifactName) -> Any:
     async def view() -> Response:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        prefix = _prefix()
         try:
-            artifact = await site.artifact(name)
+            artifact = await site.artifact(name, prefix)
         except AppcacheError as error:
             logger.error("quart_appcache cannot serve %s: %s", request.path, error)
             # A 500 makes browsers keep the cache they have.
-            message = str(error) if site.app.debug else "The offline bundle is unavailable."
-            return site.app.response_class(message, status=500, mimetype="text/plain")
-        headers = {"Cache-Control": "no-cache", "ETag": artifact.quoted_etag, **extra}
-        if "If-None-Match" in request.headers and request.if_none_match.contains_weak(
-            artifact.etag
-        ):
-            return site.app.response_class(b"", status=304, headers=headers)
-        return site.app.response_class(
-            artifact.body, content_type=artifact.mimetype, headers=headers
+            message = str(error) if app.debug else "The offline bundle is unavailable."
+            return _response(app, unavailable(message))
+        extra = {"Service-Worker-Allowed": prefix + "/"} if name == "sw" else None
+        reply = reply_for(
+            artifact,
+            method=request.method,
+            if_none_match=request.headers.get("If-None-Match"),
+            extra=extra,
         )
+        return _response(app, reply)
 
     view.__name__ = ENDPOINTS[name].replace(".", "_")
     return view
 
 
 def _startup_hook(site: Site) -> Any:
+    spent: list[AsyncGenerator[None, None]] = []
+
     async def schedule_finalize() -> None:
-        app = site.app
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
         for name, url in site.urls.items():
             _check_unrouted(app, url, name, ours_added=True)
-        if site.cli_mode or not site.finalize_at_startup:
-            return
 
         # Quart runs every before_serving hook, then every while_serving
-        # generator. Appending ours now puts it after all of the app's own
+        # generator. Adding ours now puts it after all of the app's own
         # startup code, so views that need a database opened there work.
-        async def finalize_while_serving() -> AsyncGenerator[None, None]:
-            await site.start()
+        async def started() -> AsyncGenerator[None, None]:
+            await site.started()
             yield
 
-        if site.startup_gen in app.while_serving_gens:  # started before: drop the spent one
-            app.while_serving_gens.remove(site.startup_gen)
-        site.startup_gen = finalize_while_serving()
-        app.while_serving_gens.append(site.startup_gen)
+        for gen in spent:  # started before: drop the spent generator
+            if gen in app.while_serving_gens:
+                app.while_serving_gens.remove(gen)
+        app.while_serving(started)
+        spent[:] = [app.while_serving_gens[-1]]
 
     return schedule_finalize
 
 
 def _cache_header_hook(site: Site) -> Any:
     async def set_cache_headers(response: Response) -> Response:
-        path = request.path
-        if request.query_string:
-            path = f"{path}?{request.query_string.decode('latin-1')}"
-        if site.bundle.declarations.tracks(path):
-            # A tracked URL must never be served stale from an HTTP cache
-            # (Quart's static files default to max-age=43200), or clients
-            # would cache old content under a new version.
-            if site.app.debug:
-                response.cache_control.no_cache = True
-                response.cache_control.max_age = None
-            else:
-                response.cache_control.max_age = 0
-                response.cache_control.must_revalidate = True
+        if request.method not in ("GET", "HEAD"):
+            return response
+        tracked = await site.tracked()
+        if request_key(request.path, request.query_string) in tracked:
+            debug = current_app.debug
+            response.headers["Cache-Control"] = cache_control_for_tracked(
+                response.headers.get("Cache-Control"), debug=debug
+            )
             response.headers.pop("Expires", None)
         return response
 
     return set_cache_headers
+
+
+def _manifest_url_global(settings: Settings) -> Any:
+    def appcache_manifest_url() -> str:
+        """The AppCache manifest's URL, under the request's URL prefix."""
+        return _prefix() + settings.url
+
+    return appcache_manifest_url
+
+
+def _sw_script_global(settings: Settings) -> Any:
+    def appcache_sw_script() -> Markup:
+        """The ``<script>`` that registers the service worker."""
+        return sw_registration(settings.sw_url, _prefix())
+
+    return appcache_sw_script
+
+
+def _cli_group(site: Site) -> AppGroup:
+    group = AppGroup("appcache", help="Build or inspect the offline bundle (quart_appcache).")
+
+    @group.command("build")
+    @output_option
+    @traceback_option
+    def build(output: str | None, show_traceback: bool) -> None:
+        """Compute the bundle once and write every artifact for deployment."""
+        run_build(site, output, show_traceback)
+
+    @group.command("show")
+    @traceback_option
+    def show(show_traceback: bool) -> None:
+        """List the tracked URLs with their sizes and revisions, and the version."""
+        run_show(site, show_traceback)
+
+    return group

@@ -12,37 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from typing import Any
-from urllib.parse import urlsplit
 
 from quart import Quart, got_request_exception, request
 
-from .errors import ConfigError, FetchError
+from .errors import FetchError
 
-__all__ = ["InProcessRenderer", "install", "parse_url_base"]
+__all__ = ["InProcessRenderer", "install"]
 
 _SCOPE_KEY = "quart_appcache"
-
-
-def parse_url_base(value: object) -> tuple[str, str]:
-    """Check ``APPCACHE_URL_BASE`` and return its ``(scheme, host)``.
-
-    Raises:
-        ConfigError: it is not ``http(s)://host[:port]``.
-    """
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-    ):
-        raise ConfigError(
-            f"APPCACHE_URL_BASE is {value!r}; it must be a scheme and host like "
-            "'http://localhost' or 'https://example.com:8443', without a path."
-        )
-    return parts.scheme, parts.netloc
 
 
 def _marker() -> dict[str, Any] | None:
@@ -79,12 +56,20 @@ class InProcessRenderer:
         app: the Quart app.
         url_base: ``(scheme, host)`` of the requests.
         timeout: seconds a single view may take.
+        timeout_key: how the user wrote the timeout setting, for errors.
     """
 
-    def __init__(self, app: Quart, url_base: tuple[str, str], timeout: float) -> None:
+    def __init__(
+        self,
+        app: Quart,
+        url_base: tuple[str, str],
+        timeout: float,
+        timeout_key: str = "APPCACHE_FETCH_TIMEOUT",
+    ) -> None:
         self.app = app
         self.scheme, self.host = url_base
         self.timeout = timeout
+        self.timeout_key = timeout_key
 
     async def __call__(self, url: str) -> bytes:
         """Render ``url`` and return its body.
@@ -111,7 +96,7 @@ class InProcessRenderer:
         except TimeoutError:
             raise FetchError(
                 f"Cannot cache {url!r}: the view did not answer within {self.timeout:g} s "
-                "(APPCACHE_FETCH_TIMEOUT). Make it answer faster or raise the timeout.",
+                f"({self.timeout_key}). Make it answer faster or raise the timeout.",
                 url=url,
             ) from None
         except Exception as error:

@@ -1,14 +1,15 @@
 """Pure renderers: the AppCache manifest, the precache JSON and the service worker.
 
-Each is a function of (snapshot, settings) and a Jinja template; none touches
-the network, the disk or Quart. Values reach JavaScript only through
-``json.dumps``.
+Each is a function of a :class:`Listing` (one version of the bundle, seen
+under one URL prefix) and a Jinja template; none touches the network, the
+disk or a framework. Values reach JavaScript only through ``json.dumps``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -17,10 +18,12 @@ from markupsafe import Markup
 
 from .bundle import Snapshot
 from .config import Settings
+from .digest import Revision
 from .errors import TemplateError
 
 __all__ = [
     "PACKAGE_TEMPLATES",
+    "Listing",
     "load_template",
     "manifest_context",
     "precache_json",
@@ -37,22 +40,71 @@ PACKAGE_TEMPLATES = jinja2.Environment(
 )
 
 
-def load_template(env: jinja2.Environment, name: str, key: str) -> jinja2.Template:
+@dataclass(frozen=True)
+class Listing:
+    """One version of the bundle as the artifacts state it, under one URL prefix.
+
+    An app served under a prefix (an ASGI ``root_path`` such as ``/app``)
+    lists every URL with it: entries, FALLBACK and NETWORK prefixes, the
+    worker's scope. The version does not depend on the prefix.
+
+    Attributes:
+        version: the bundle's version.
+        updated: when it was first seen (ISO 8601).
+        revisions: the entries, URLs prefixed.
+        fallback: FALLBACK prefix -> fallback URL, both prefixed.
+        network: NETWORK entries, prefixed (``*`` stays as it is).
+        scope: the service worker's scope (``/`` or ``/app/``).
+    """
+
+    version: str
+    updated: str
+    revisions: tuple[Revision, ...]
+    fallback: dict[str, str]
+    network: tuple[str, ...]
+    scope: str
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, settings: Settings, prefix: str = "") -> Listing:
+        """The listing of ``snapshot`` under ``prefix`` (``""`` or like ``/app``)."""
+        revisions = snapshot.revisions
+        if prefix:
+            revisions = tuple(
+                Revision(prefix + item.url, item.revision, item.size) for item in revisions
+            )
+        return cls(
+            version=snapshot.version,
+            updated=snapshot.updated,
+            revisions=revisions,
+            fallback={prefix + key: prefix + url for key, url in settings.fallback.items()},
+            network=tuple(item if item == "*" else prefix + item for item in settings.network),
+            scope=prefix + "/",
+        )
+
+    @property
+    def urls(self) -> list[str]:
+        """The entries' URLs, in bundle order."""
+        return [item.url for item in self.revisions]
+
+
+def load_template(env: jinja2.Environment | None, name: str, key: str) -> jinja2.Template:
     """Load ``name`` from the app's environment, else the packaged default.
 
     Args:
-        env: the app's Jinja environment (its own templates win).
+        env: the app's Jinja environment (its own templates win), if any.
         name: the template name.
-        key: the config key that chose it, named in errors.
+        key: the setting that chose it, named in errors.
 
     Raises:
         TemplateError: the template is missing everywhere or has a syntax error.
     """
     try:
-        try:
-            return env.get_template(name)
-        except jinja2.TemplateNotFound:
-            return PACKAGE_TEMPLATES.get_template(name)
+        if env is not None:
+            try:
+                return env.get_template(name)
+            except jinja2.TemplateNotFound:
+                pass
+        return PACKAGE_TEMPLATES.get_template(name)
     except jinja2.TemplateNotFound:
         raise TemplateError(
             f"{key} is {name!r}, but no template of that name exists in the app's "
@@ -82,7 +134,7 @@ async def render_template(template: jinja2.Template, context: Mapping[str, Any],
         ) from error
 
 
-def manifest_context(snapshot: Snapshot, settings: Settings) -> dict[str, Any]:
+def manifest_context(listing: Listing) -> dict[str, Any]:
     """The variables of the AppCache manifest template.
 
     ``urls``, ``hash``, ``updated``, ``fallback`` and ``network`` as in the
@@ -90,40 +142,40 @@ def manifest_context(snapshot: Snapshot, settings: Settings) -> dict[str, Any]:
     ``size``) for templates that want per-URL revisions.
     """
     return {
-        "urls": snapshot.urls,
-        "hash": snapshot.version,
-        "updated": snapshot.updated,
-        "fallback": dict(settings.fallback),
-        "network": list(settings.network),
-        "entries": snapshot.revisions,
+        "urls": listing.urls,
+        "hash": listing.version,
+        "updated": listing.updated,
+        "fallback": dict(listing.fallback),
+        "network": list(listing.network),
+        "entries": listing.revisions,
     }
 
 
-def precache_json(snapshot: Snapshot) -> str:
+def precache_json(listing: Listing) -> str:
     """The entries as Workbox's precache manifest: ``[{"url", "revision"}, ...]``."""
     return json.dumps(
-        [{"url": item.url, "revision": item.revision} for item in snapshot.revisions],
+        [{"url": item.url, "revision": item.revision} for item in listing.revisions],
         separators=(",", ":"),
     )
 
 
-def sw_context(snapshot: Snapshot, settings: Settings) -> dict[str, Any]:
+def sw_context(listing: Listing, settings: Settings) -> dict[str, Any]:
     """The variables of the service-worker template, each already JSON.
 
     The template pastes them into JavaScript as they are, so nothing else
     may ever reach the script.
     """
     return {
-        "version": json.dumps(snapshot.version),
-        "entries": precache_json(snapshot),
-        "fallback": json.dumps(sorted(settings.fallback.items(), key=lambda item: -len(item[0]))),
-        "network": json.dumps(list(settings.network)),
+        "version": json.dumps(listing.version),
+        "entries": precache_json(listing),
+        "fallback": json.dumps(sorted(listing.fallback.items(), key=lambda item: -len(item[0]))),
+        "network": json.dumps(list(listing.network)),
         "skip_waiting": json.dumps(settings.sw_skip_waiting),
     }
 
 
-def sw_registration(sw_url: str | None) -> Markup:
-    """The ``<script>`` that registers the service worker for the whole origin.
+def sw_registration(sw_url: str | None, prefix: str = "") -> Markup:
+    """The ``<script>`` that registers the service worker for the app's whole scope.
 
     Empty when ``APPCACHE_SW_URL`` is ``None``. The URL goes in through
     HTML-safe JSON. The page waits for ``load`` so that precaching does not
@@ -135,8 +187,8 @@ def sw_registration(sw_url: str | None) -> Markup:
         "<script>\n"
         "if ('serviceWorker' in navigator) {\n"
         "  window.addEventListener('load', function () {\n"
-        f"    navigator.serviceWorker.register({htmlsafe_json_dumps(sw_url)}, "
-        "{scope: '/', updateViaCache: 'none'});\n"
+        f"    navigator.serviceWorker.register({htmlsafe_json_dumps(prefix + sw_url)}, "
+        f"{{scope: {htmlsafe_json_dumps(prefix + '/')}, updateViaCache: 'none'}});\n"
         "  });\n"
         "}\n"
         "</script>"

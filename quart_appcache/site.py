@@ -1,44 +1,47 @@
-"""One Quart app's appcache: settings, bundle, renderer and rendered artifacts.
+"""One app's appcache: settings, bundle, frozen state and rendered artifacts.
 
-The extension object can serve several apps; everything that belongs to one
-of them lives here, so nothing leaks between apps.
+An extension object can serve several apps; everything that belongs to one of
+them lives here, so nothing leaks between apps. The app is reached through a
+:class:`~quart_appcache.host.Host`, so this module imports no framework.
+
+The frozen state has one owner: :attr:`Site.frozen`, an immutable record of a
+snapshot and its rendered artifacts, set once by a single shared task
+(``finalize()``, startup, or a loaded build). Nothing computed before or after
+can replace it, so ``hash()``, ``entries()``, ``urls`` and every artifact
+always agree.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextvars
 import os
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jinja2
-from quart import Quart
 
 from .build import check_fresh, has_build, read_build
 from .bundle import Bundle, Snapshot
 from .collect import Declarations
 from .config import Settings
 from .digest import Progress
-from .inprocess import InProcessRenderer
+from .errors import FinalizedError
+from .host import Host
 from .render import (
+    Listing,
     load_template,
     manifest_context,
     precache_json,
     render_template,
     sw_context,
 )
+from .serving import Artifact, ArtifactName
+from .tracked import Tracked
 
-__all__ = ["Artifact", "ArtifactName", "Site"]
+__all__ = ["URL_KEYS", "Frozen", "Site", "StartupMode"]
 
-ArtifactName = Literal["manifest", "precache", "sw"]
-
-MIMETYPES: dict[ArtifactName, str] = {
-    "manifest": "text/cache-manifest; charset=utf-8",
-    "precache": "application/json",
-    "sw": "text/javascript; charset=utf-8",
-}
 URL_KEYS: dict[ArtifactName, str] = {
     "manifest": "APPCACHE_URL",
     "precache": "APPCACHE_PRECACHE_URL",
@@ -48,61 +51,62 @@ TEMPLATE_KEYS: dict[ArtifactName, str] = {
     "manifest": "APPCACHE_TEMPLATE",
     "sw": "APPCACHE_SW_TEMPLATE",
 }
+# Artifacts rendered for URL prefixes other than the app's root are kept per
+# prefix; a server has one or two, so a small bound only guards memory.
+PREFIXES_KEPT = 16
+
+StartupMode = Literal["serve", "cli"]
 
 
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    """A rendered artifact: its bytes, strong ETag and content type."""
+@dataclass(frozen=True)
+class Frozen:
+    """What a finalized app serves: one snapshot and its artifacts at the root prefix."""
 
-    body: bytes
-    etag: str
-    mimetype: str
-
-    @property
-    def quoted_etag(self) -> str:
-        """The ``ETag`` header's value."""
-        return f'"{self.etag}"'
-
-    @classmethod
-    def of(cls, name: ArtifactName, body: bytes) -> Artifact:
-        """Tag ``body`` with a digest of its bytes."""
-        return cls(body, hashlib.sha256(body).hexdigest()[:32], MIMETYPES[name])
-
-
-def _reusable(task: asyncio.Task[Artifact]) -> bool:
-    if task.get_loop() is not asyncio.get_running_loop():
-        return False
-    return not task.done() or (not task.cancelled() and task.exception() is None)
+    snapshot: Snapshot
+    artifacts: dict[ArtifactName, Artifact]
+    tracked: Tracked = field(repr=False)
 
 
 class Site:
     """Everything the extension keeps for one app.
 
     Args:
-        app: the Quart app.
-        settings: its checked ``APPCACHE_*`` settings.
+        host: the app, as the core sees it.
+        settings: its checked settings.
     """
 
-    def __init__(self, app: Quart, settings: Settings) -> None:
-        self.app = app
+    def __init__(self, host: Host, settings: Settings) -> None:
+        self.host = host
         self.settings = settings
         self.bundle = Bundle(
             Declarations(
-                app.root_path,
+                host.root_path,
                 settings.reserved,
                 fallback_targets=list(dict.fromkeys(settings.fallback.values())),
+                fallback_key=settings.names.name("APPCACHE_FALLBACK"),
             )
         )
-        self.renderer = InProcessRenderer(app, settings.url_base, settings.fetch_timeout)
-        self.build_dir = os.path.join(app.root_path, settings.build_dir)
-        self.frozen: dict[ArtifactName, Artifact] | None = None
-        self.startup_gen: AsyncGenerator[None, None] | None = None
-        # Set by the CLI, which computes by itself after the app's startup.
-        self.cli_mode = False
-        # Debug mode: the last render of each artifact, keyed by what it was
-        # rendered from, so an unchanged bundle is not rendered again, and
-        # concurrent requests share one render.
-        self._recent: dict[ArtifactName, tuple[object, asyncio.Task[Artifact]]] = {}
+        self.build_dir = (
+            os.path.join(host.root_path, settings.build_dir)
+            if settings.build_dir is not None
+            else None
+        )
+        # The CLI computes by itself after the app's startup; it says so here.
+        self.startup_mode: StartupMode = "serve"
+        self._frozen: Frozen | None = None
+        self._freezing: asyncio.Task[Frozen] | None = None
+        self._tracked: tuple[int, Tracked] | None = None
+        # Rendered artifacts by (name, prefix), keyed by what they were rendered
+        # from, so an unchanged bundle is not rendered again and concurrent
+        # requests share one render.
+        self._rendered: dict[tuple[ArtifactName, str], tuple[object, asyncio.Task[Artifact]]] = {}
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def frozen(self) -> Frozen | None:
+        """The finalized state, or ``None`` while the bundle is live."""
+        return self._frozen
 
     @property
     def urls(self) -> dict[ArtifactName, str]:
@@ -118,89 +122,190 @@ class Site:
     def finalize_at_startup(self) -> bool:
         """``APPCACHE_FINALIZE``, where ``None`` means "unless the app is in debug"."""
         if self.settings.finalize is None:
-            return not self.app.debug
+            return not self.host.debug
         return self.settings.finalize
 
-    async def start(self) -> None:
-        """Startup: serve a deploy-time build if there is one, else finalize.
+    def check_open(self, action: str) -> None:
+        """Raise :class:`FinalizedError` when the bundle is frozen or being frozen."""
+        if self._frozen is not None or self._freezing_now():
+            raise FinalizedError(
+                f"{action} was called after finalize(); the offline bundle is frozen. "
+                "Make every declaration before the app starts serving (or before "
+                "calling finalize())."
+            )
 
-        Debug mode ignores builds. Does nothing for the CLI, which computes
-        by itself, when already finalized, or when ``APPCACHE_FINALIZE`` says
-        not to.
+    def tracked_urls(self) -> list[str]:
+        """The tracked URLs: frozen, or listed now (folders walked on this thread)."""
+        if self._frozen is not None:
+            return self._frozen.snapshot.urls
+        return [entry.url for entry in self.bundle.collect_now()]
+
+    async def tracked(self) -> Tracked:
+        """The URLs whose answers get the tracked cache headers.
+
+        Frozen: exactly the frozen snapshot's URLs. Live: the URLs of the most
+        recent computation, or of a listing made now when there was none
+        since the last declaration.
         """
-        if self.cli_mode or self.frozen is not None or not self.finalize_at_startup:
-            return  # (frozen: finalize() was already called by hand)
-        if not self.app.debug and has_build(self.build_dir):
-            await self.load_build()
+        if self._frozen is not None:
+            return self._frozen.tracked
+        generation = self.bundle.declarations.generation
+        if self._tracked is None or self._tracked[0] != generation:
+            entries = await self.bundle.collect(cached=True)
+            self._remember_tracked(generation, [entry.url for entry in entries])
+        assert self._tracked is not None
+        return self._tracked[1]
+
+    def _remember_tracked(self, generation: int, urls: list[str]) -> None:
+        self._tracked = (generation, Tracked(urls))
+
+    # -- startup ---------------------------------------------------------------
+
+    async def started(self) -> None:
+        """The adapter's startup hook, once the app's own startup has run.
+
+        Serving: load the deploy-time build if there is one (never in debug),
+        else finalize, unless already frozen or ``APPCACHE_FINALIZE`` says
+        not to. The CLI computes by itself, so in its mode nothing happens.
+        """
+        if self.startup_mode == "cli" or self._frozen is not None:
+            return
+        if not self.finalize_at_startup:
+            return
+        if not self.host.debug and self.build_dir is not None and has_build(self.build_dir):
+            await self._freeze(self._load_build)
         else:
             await self.finalize()
 
+    # -- computing -------------------------------------------------------------
+
     async def snapshot(self) -> Snapshot:
         """The frozen snapshot, or a fresh one computed now."""
-        return await self.bundle.current(self.renderer)
-
-    async def artifact(self, name: ArtifactName) -> Artifact:
-        """The rendered artifact: frozen bytes, or rendered from a fresh snapshot."""
-        if self.frozen is not None:
-            return self.frozen[name]
-        snapshot = await self.snapshot()
-        if self.frozen is not None:  # finalized while we computed
-            return self.frozen[name]
-        template = self._template(name)
-        key = (snapshot, template)
-        recent = self._recent.get(name)
-        if recent is None or recent[0] != key or not _reusable(recent[1]):
-            recent = (key, asyncio.ensure_future(self._artifact(name, snapshot, template)))
-            self._recent[name] = recent
-        return await asyncio.shield(recent[1])
-
-    async def finalize(self, progress: Progress | None = None) -> Snapshot:
-        """Compute strictly, render every artifact, then freeze."""
-        if self.frozen is not None and self.bundle.snapshot is not None:
-            return self.bundle.snapshot
-        snapshot = await self.bundle.compute(self.renderer, final=True, progress=progress)
-        rendered = {
-            name: await self._artifact(name, snapshot, self._template(name)) for name in self.urls
-        }
-        self.bundle.freeze(snapshot)
-        self.frozen = rendered
-        self._recent.clear()
+        if self._frozen is not None:
+            return self._frozen.snapshot
+        snapshot = await self.bundle.current(self.host.render)
+        if self._frozen is not None:  # finalized while we computed: that one wins
+            return self._frozen.snapshot
+        self._remember_tracked(self.bundle.declarations.generation, snapshot.urls)
         return snapshot
 
-    async def load_build(self) -> None:
-        """Serve the build in ``APPCACHE_BUILD_DIR`` as it is.
+    async def finalize(self, progress: Progress | None = None) -> Frozen:
+        """Compute strictly, render every artifact, then freeze.
+
+        Concurrent calls share one computation; once frozen, later calls
+        return the frozen state at once.
+        """
+        return await self._freeze(lambda: self._finalize(progress))
+
+    async def _freeze(self, make: Callable[[], Awaitable[Frozen]]) -> Frozen:
+        if self._frozen is not None:
+            return self._frozen
+        task = self._freezing
+        if task is None or not _reusable(task):
+            task = asyncio.create_task(self._run_freeze(make), context=contextvars.Context())
+            task.add_done_callback(_retrieve)
+            self._freezing = task
+        return await asyncio.shield(task)
+
+    async def _run_freeze(self, make: Callable[[], Awaitable[Frozen]]) -> Frozen:
+        frozen = await make()
+        self._frozen = frozen
+        self._rendered.clear()
+        return frozen
+
+    def _freezing_now(self) -> bool:
+        task = self._freezing
+        return task is not None and not task.done()
+
+    async def _finalize(self, progress: Progress | None) -> Frozen:
+        snapshot = await self.bundle.compute(self.host.render, final=True, progress=progress)
+        listing = Listing.of(snapshot, self.settings)
+        artifacts = {
+            name: await self._render(name, listing, self._template(name)) for name in self.urls
+        }
+        return Frozen(snapshot, artifacts, await asyncio.to_thread(Tracked, snapshot.urls))
+
+    async def _load_build(self) -> Frozen:
+        """Serve the build in the build folder as it is.
 
         Raises:
             BuildError: the build is unreadable, incomplete or stale.
         """
-        build = await read_build(self.build_dir, list(self.urls))
+        assert self.build_dir is not None
+        command = self.settings.names.build_command
+        build = await read_build(self.build_dir, list(self.urls), command)
         entries = await self.bundle.collect()
-        await asyncio.to_thread(check_fresh, self.build_dir, build, entries)
-        self.frozen = {
+        await asyncio.to_thread(check_fresh, self.build_dir, build, entries, command)
+        artifacts = {
             name: await asyncio.to_thread(Artifact.of, name, build.artifacts[name])
             for name in self.urls
         }
-        self.bundle.freeze(build.snapshot)
+        tracked = await asyncio.to_thread(Tracked, build.snapshot.urls)
+        return Frozen(build.snapshot, artifacts, tracked)
+
+    # -- artifacts -------------------------------------------------------------
+
+    async def artifact(self, name: ArtifactName, prefix: str = "") -> Artifact:
+        """The rendered artifact for requests under the URL ``prefix``.
+
+        Frozen: the frozen bytes (rendered once per other prefix). Live:
+        rendered from a fresh snapshot, shared by concurrent requests.
+        """
+        frozen = self._frozen
+        if frozen is not None and not prefix:
+            return frozen.artifacts[name]
+        snapshot = frozen.snapshot if frozen is not None else await self.snapshot()
+        frozen = self._frozen
+        if frozen is not None and not prefix:  # finalized while we computed
+            return frozen.artifacts[name]
+        template = self._template(name)
+        key = (snapshot, template)
+        slot = (name, prefix)
+        recent = self._rendered.get(slot)
+        if recent is None or recent[0] != key or not _reusable(recent[1]):
+            listing = Listing.of(snapshot, self.settings, prefix)
+            recent = (key, asyncio.ensure_future(self._render(name, listing, template)))
+            self._rendered.pop(slot, None)
+            self._rendered[slot] = recent
+            while len(self._rendered) > PREFIXES_KEPT * len(URL_KEYS):
+                del self._rendered[next(iter(self._rendered))]
+        return await asyncio.shield(recent[1])
 
     def _template(self, name: ArtifactName) -> jinja2.Template | None:
+        settings = self.settings
         if name == "manifest":
-            return load_template(self.app.jinja_env, self.settings.template, TEMPLATE_KEYS[name])
+            key = settings.names.name(TEMPLATE_KEYS[name])
+            return load_template(self.host.templates(), settings.template, key)
         if name == "sw":
-            return load_template(self.app.jinja_env, self.settings.sw_template, TEMPLATE_KEYS[name])
+            key = settings.names.name(TEMPLATE_KEYS[name])
+            return load_template(self.host.templates(), settings.sw_template, key)
         return None
 
-    async def _artifact(
-        self, name: ArtifactName, snapshot: Snapshot, template: jinja2.Template | None
+    async def _render(
+        self, name: ArtifactName, listing: Listing, template: jinja2.Template | None
     ) -> Artifact:
         if template is None:
-            text = precache_json(snapshot)
+            text = precache_json(listing)
         else:
             context: dict[str, Any] = (
-                manifest_context(snapshot, self.settings)
+                manifest_context(listing)
                 if name == "manifest"
-                else sw_context(snapshot, self.settings)
+                else sw_context(listing, self.settings)
             )
-            # App templates may call url_for() and friends: they need an app context.
-            async with self.app.app_context():
-                text = await render_template(template, context, TEMPLATE_KEYS[name])
+            # App templates may call url_for() and friends: they may need an app context.
+            async with self.host.template_scope():
+                key = self.settings.names.name(TEMPLATE_KEYS[name])
+                text = await render_template(template, context, key)
         return await asyncio.to_thread(Artifact.of, name, text.encode("utf-8"))
+
+
+def _reusable(task: asyncio.Task[Any]) -> bool:
+    """A task of this event loop that is running or has succeeded."""
+    if task.get_loop() is not asyncio.get_running_loop():
+        return False
+    return not task.done() or (not task.cancelled() and task.exception() is None)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved here; every waiter re-raises it

@@ -11,10 +11,11 @@ meaning. It has no framework imports.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from .errors import InvalidURLError
 
-__all__ = ["check_prefix", "check_url", "encode_segment"]
+__all__ = ["check_prefix", "check_url", "encode_path", "encode_segment", "listed_key", "url_prefix"]
 
 # Characters a browser percent-encodes in a URL path, besides C0 controls,
 # space and everything outside ASCII (WHATWG URL standard, path percent-encode
@@ -22,7 +23,8 @@ __all__ = ["check_prefix", "check_url", "encode_segment"]
 # would otherwise turn into '/'.
 _PATH_SET = frozenset('"#<>`{}')
 _NAME_SET = _PATH_SET | frozenset("%?\\")
-_QUERY_SET = frozenset('"#<>')
+# The special-query percent-encode set: http(s) URLs also encode "'".
+_QUERY_SET = frozenset("\"#<>'")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOT_SEGMENT = re.compile(r"^(?:\.|%2[eE]){1,2}$")
@@ -73,6 +75,37 @@ def encode_segment(name: str, *, path: str) -> str:
             "name it. Rename the file, or exclude it with add_excluded_urls()."
         ) from None
     return _encode(name, _NAME_SET)
+
+
+def encode_path(path: str) -> str:
+    """The canonical encoded form of a decoded URL path (as ASGI servers hand it over).
+
+    Encodes what a browser encodes in a path, and ``%``, ``?`` and ``\\``,
+    which can only have reached a decoded path as escapes. Listed URLs go
+    through :func:`listed_key`, so the two compare equal whenever the browser
+    asked for a listed URL.
+    """
+    return _encode(path, _NAME_SET)
+
+
+def listed_key(url: str) -> str:
+    """The comparison key of a listed (encoded) URL: its path re-encoded canonically."""
+    path, sep, query = url.partition("?")
+    return encode_path(unquote(path)) + sep + query
+
+
+def url_prefix(root_path: object) -> str:
+    """The URL prefix of an app served under an ASGI ``root_path``.
+
+    Returns:
+        ``""`` for none, else the encoded path without a trailing slash
+        (``"/app"``). Anything that is not a path (a server misconfigured
+        with ``--root-path app``) is read as if it began with ``/``.
+    """
+    if not isinstance(root_path, str):
+        return ""
+    path = root_path.strip("/")
+    return "/" + encode_path(path) if path else ""
 
 
 def _check(url: object, source: str, kind: str, *, allow_space: bool = False) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from quart import Quart
 
 from quart_appcache.build import FILES, RECORD
-from quart_appcache.cli import ProgressBar, human_size
+from quart_appcache.cli import Bar, human_size
 
 from .conftest import AppFactory, write
 from .e2e.servers import BROKEN_APP, copy_example, run_quart
@@ -137,15 +137,16 @@ def test_progress_bar_draws_only_on_a_terminal() -> None:
             return True
 
     tty = Terminal()
-    bar = ProgressBar(tty, "hashing")
+    bar = Bar(tty, "hashing")
     bar.start(4)
     bar.advance(2)
+    assert "2/4" in tty.getvalue()
     bar.advance(2)
     bar.finish()
-    assert tty.getvalue().endswith("\rhashing [" + "#" * 30 + "] 4/4\n")
-    assert "] 2/4" in tty.getvalue()
+    assert "4/4" in tty.getvalue().rsplit("\r", 1)[-1]
+    assert "hashing" in tty.getvalue()
     pipe = io.StringIO()
-    quiet = ProgressBar(pipe, "hashing")
+    quiet = Bar(pipe, "hashing")
     quiet.start(4)
     quiet.advance(4)
     quiet.finish()

@@ -149,16 +149,3 @@ def test_exclusion_of_a_fallback_target_is_refused_where_it_is_made(tmp_path: Pa
     ):
         declarations.add_excluded(["/static", "/off"])
     assert declarations.excluded == []  # nothing half-added
-
-
-def test_tracks_matches_decoded_request_paths(tmp_path: Path) -> None:
-    declarations = declare(tmp_path)
-    declarations.add_urls(["/café", "/page?x=1"])
-    declarations.add_excluded(["/static/skip"])
-    assert declarations.tracks("/café")
-    assert declarations.tracks("/page?x=1")
-    assert not declarations.tracks("/page")
-    assert declarations.tracks("/static/any/file.js")
-    assert not declarations.tracks("/static/.hidden")
-    assert not declarations.tracks("/static/skip/x.js")
-    assert not declarations.tracks("/other")

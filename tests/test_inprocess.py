@@ -144,7 +144,7 @@ async def test_url_base_sets_scheme_and_host(make_app: AppFactory) -> None:
     appcache.add_urls("/where")
     await appcache.hash()
     site = appcache.site()
-    assert await site.renderer("/where") == b"https example.org:8443"
+    assert await site.host.render("/where") == b"https example.org:8443"
 
 
 async def test_query_string_urls_render_with_their_query(make_app: AppFactory) -> None:
@@ -171,4 +171,4 @@ async def test_streamed_view_body_is_hashed_whole(make_app: AppFactory) -> None:
         return body(), 200
 
     appcache.add_urls("/stream")
-    assert await appcache.site().renderer("/stream") == b"abc"
+    assert await appcache.site().host.render("/stream") == b"abc"

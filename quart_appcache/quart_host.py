@@ -1,0 +1,100 @@
+"""The Quart app as the core's :class:`~quart_appcache.host.Host`.
+
+It holds the app weakly: an app that is no longer referenced is freed even
+while its ``Appcache`` lives on (a module-level extension used by app
+factories and test suites).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import jinja2
+from quart import Quart
+
+from .config import Settings
+from .errors import NotInitializedError
+from .inprocess import InProcessRenderer
+
+__all__ = ["QuartHost"]
+
+
+class QuartHost:
+    """One Quart app, seen from the core.
+
+    Args:
+        app: the Quart app.
+        settings: its checked settings (the renders' base URL and timeout).
+    """
+
+    def __init__(self, app: Quart, settings: Settings) -> None:
+        self._app = weakref.ref(app)
+        self._name = app.name
+        self._root_path = app.root_path
+        self._settings = settings
+
+    @property
+    def app(self) -> Quart:
+        """The app; it must still be alive."""
+        app = self._app()
+        if app is None:
+            raise NotInitializedError(
+                f"The app {self._name!r} was garbage-collected; keep a reference to it "
+                "while it serves."
+            )
+        return app
+
+    @property
+    def name(self) -> str:
+        """The app's import name."""
+        return self._name
+
+    @property
+    def root_path(self) -> str:
+        """``app.root_path``."""
+        return self._root_path
+
+    @property
+    def debug(self) -> bool:
+        """``app.debug``, read now (``app.run(debug=True)`` sets it after ``init_app``)."""
+        return bool(self.app.debug)
+
+    def templates(self) -> jinja2.Environment:
+        """``app.jinja_env``: the app's templates win over the packaged ones."""
+        return self.app.jinja_env
+
+    def template_scope(self) -> AbstractAsyncContextManager[object]:
+        """An app context: app templates may call ``url_for()`` and friends."""
+        return _app_context(self.app)
+
+    async def render(self, url: str) -> bytes:
+        """Render ``url`` through the app's test client (see :mod:`.inprocess`)."""
+        settings = self._settings
+        renderer = InProcessRenderer(
+            self.app,
+            settings.url_base,
+            settings.fetch_timeout,
+            settings.names.name("APPCACHE_FETCH_TIMEOUT"),
+        )
+        return await renderer(url)
+
+    def lifespan(self) -> AbstractAsyncContextManager[object]:
+        """``app.startup()`` on entry, ``app.shutdown()`` on exit."""
+        return _lifespan(self.app)
+
+
+@asynccontextmanager
+async def _app_context(app: Quart) -> AsyncIterator[object]:
+    async with app.app_context():
+        yield app
+
+
+@asynccontextmanager
+async def _lifespan(app: Quart) -> AsyncIterator[object]:
+    await app.startup()
+    try:
+        yield app
+    finally:
+        await app.shutdown()
