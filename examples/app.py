@@ -8,8 +8,9 @@ come from the service worker's cache, and any other page shows /offline.
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from quart import Quart, render_template
+from quart import Quart, render_template, request
 
 from quart_appcache import Appcache
 
@@ -26,18 +27,23 @@ def create_app() -> Quart:
     )
     appcache.init_app(app)
 
+    @app.context_processor
+    async def base() -> dict[str, Any]:
+        # The app's URL prefix (ASGI root_path) for the templates' links.
+        return {"base": request.root_path.rstrip("/")}
+
     @app.route("/")
     async def index() -> str:
-        return await render_template("index.html")
+        return await render_template("index.html", title="Works offline")
 
     @app.route("/offline")
     async def offline() -> str:
-        return await render_template("offline.html")
+        return await render_template("offline.html", title="You are offline")
 
     @app.route("/live")
     async def live() -> str:
         # Not tracked: online it answers, offline the FALLBACK shows /offline.
-        return await render_template("live.html")
+        return await render_template("live.html", title="Live page")
 
     @app.route("/api/echo", methods=["POST"])
     async def echo() -> dict[str, str]:

@@ -91,3 +91,18 @@ def make_app(tmp_path: Path) -> AppFactory:
         return app, appcache
 
     return factory
+
+
+StarletteFactory = Callable[..., "tuple[Any, Any]"]
+
+
+@pytest.fixture
+def make_starlette(tmp_path: Path) -> StarletteFactory:
+    """Build a Starlette app rooted at tmp_path: a lifespan that opens a
+    "database" the views read from, a StaticFiles mount and two views."""
+    from tests.starlette_apps import starlette_app
+
+    def factory(**settings: Any) -> tuple[Any, Any]:
+        return starlette_app(tmp_path / "app", **settings)
+
+    return factory

@@ -1,0 +1,56 @@
+"""quart_appcache for Starlette and FastAPI apps.
+
+::
+
+    from quart_appcache.starlette import Appcache, get_appcache
+
+    appcache = Appcache(app, templates=templates, fallback={"/": "/offline"})
+    appcache.add_urls("/", "/offline")
+    appcache.add_static("static")
+
+The same offline bundle as the Quart adapter, on the same framework-free
+core. It needs Starlette (``pip install 'quart-appcache[starlette]'``), not
+Quart. The errors are the ones of :mod:`quart_appcache.errors`.
+"""
+
+from __future__ import annotations
+
+try:
+    import starlette  # noqa: F401
+except ImportError as error:  # pragma: no cover - exercised in a subprocess test
+    raise ImportError(
+        "quart_appcache.starlette needs Starlette: pip install 'quart-appcache[starlette]'."
+    ) from error
+
+from ..errors import (
+    AppcacheError,
+    BuildError,
+    ConfigError,
+    FetchError,
+    FileReadError,
+    FinalizedError,
+    FolderNotFoundError,
+    InvalidURLError,
+    NotAFolderError,
+    NotInitializedError,
+    TemplateError,
+)
+from .extension import Appcache, get_appcache
+from .middleware import AppcacheMiddleware
+
+__all__ = [
+    "Appcache",
+    "AppcacheError",
+    "AppcacheMiddleware",
+    "BuildError",
+    "ConfigError",
+    "FetchError",
+    "FileReadError",
+    "FinalizedError",
+    "FolderNotFoundError",
+    "InvalidURLError",
+    "NotAFolderError",
+    "NotInitializedError",
+    "TemplateError",
+    "get_appcache",
+]

@@ -1,0 +1,303 @@
+"""The Starlette and FastAPI adapter: settings, middleware, template globals, declarations.
+
+``Appcache(app, templates=templates, fallback={"/": "/offline"})``, or
+``Appcache(**settings)`` plus ``init_app(app)``. Settings are keyword
+arguments named after the Quart adapter's ``APPCACHE_*`` keys, lower case
+without the prefix, checked here with the same rules and defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.templating import Jinja2Templates
+
+from ..config import DEFAULTS, KeyNames, Settings
+from ..errors import ConfigError, NotInitializedError
+from ..render import sw_registration
+from ..site import Site
+from ..urls import url_prefix
+from .host import StarletteHost, app_name
+from .middleware import AppcacheMiddleware
+from .routes import check_unrouted, find_static
+
+__all__ = ["Appcache", "get_appcache"]
+
+STATE_KEY = "appcache"
+BUILD_COMMAND = "python -m quart_appcache.starlette build APP"
+
+
+def _keyword(key: str) -> str:
+    return f"Appcache({key.removeprefix('APPCACHE_').lower()}=...)"
+
+
+NAMES = KeyNames(name=_keyword, build_command=BUILD_COMMAND)
+
+
+class Appcache:
+    """Offline bundle for a Starlette or FastAPI app.
+
+    Args:
+        app: the app to initialise now; leave out and call :meth:`init_app`
+            later (app factories).
+        templates: a ``Jinja2Templates`` whose environment gets the
+            ``appcache_manifest_url()`` and ``appcache_sw_script()`` globals,
+            and whose templates win over the packaged manifest and worker.
+        url, template, url_base, fallback, network, finalize, fetch_timeout,
+        precache_url, sw_url, sw_template, sw_skip_waiting, build_dir: the
+            settings of the ``APPCACHE_*`` keys of the same name (see the
+            README's table); ``build_dir=None`` reads no build at startup.
+        debug: debug mode (stay live, never finalize at startup); default
+            ``app.debug``, read at startup.
+        base_dir: what relative folders (``add_folder``, ``build_dir``)
+            resolve against; default the working directory, as
+            ``StaticFiles`` does.
+
+    Raises:
+        ConfigError: a setting holds a bad value; the message names the keyword.
+    """
+
+    def __init__(
+        self,
+        app: Starlette | None = None,
+        *,
+        templates: Jinja2Templates | None = None,
+        url: str = DEFAULTS["APPCACHE_URL"],
+        template: str = DEFAULTS["APPCACHE_TEMPLATE"],
+        url_base: str = DEFAULTS["APPCACHE_URL_BASE"],
+        fallback: Mapping[str, str] | None = None,
+        network: Sequence[str] = ("*",),
+        finalize: bool | None = None,
+        fetch_timeout: float = DEFAULTS["APPCACHE_FETCH_TIMEOUT"],
+        precache_url: str | None = DEFAULTS["APPCACHE_PRECACHE_URL"],
+        sw_url: str | None = DEFAULTS["APPCACHE_SW_URL"],
+        sw_template: str = DEFAULTS["APPCACHE_SW_TEMPLATE"],
+        sw_skip_waiting: bool = False,
+        build_dir: str | os.PathLike[str] | None = None,
+        debug: bool | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        config: dict[str, Any] = {
+            "APPCACHE_URL": url,
+            "APPCACHE_TEMPLATE": template,
+            "APPCACHE_URL_BASE": url_base,
+            "APPCACHE_FALLBACK": {} if fallback is None else fallback,
+            "APPCACHE_NETWORK": list(network) if isinstance(network, tuple) else network,
+            "APPCACHE_FINALIZE": finalize,
+            "APPCACHE_FETCH_TIMEOUT": fetch_timeout,
+            "APPCACHE_PRECACHE_URL": precache_url,
+            "APPCACHE_SW_URL": sw_url,
+            "APPCACHE_SW_TEMPLATE": sw_template,
+            "APPCACHE_SW_SKIP_WAITING": sw_skip_waiting,
+            "APPCACHE_BUILD_DIR": build_dir,
+        }
+        if debug is not None and not isinstance(debug, bool):
+            raise ConfigError(f"Appcache(debug=...) is {debug!r}; give True, False or None.")
+        if base_dir is not None and not isinstance(base_dir, str | os.PathLike):
+            raise ConfigError(
+                f"Appcache(base_dir=...) is {base_dir!r}; give a folder path or None."
+            )
+        self.settings = Settings.from_config(config, default_build_dir=None, names=NAMES)
+        self._debug = debug
+        self._base_dir = os.path.abspath(os.fspath(base_dir) if base_dir is not None else ".")
+        self._templates: Jinja2Templates | None = None
+        self._sites: weakref.WeakKeyDictionary[Starlette, Site] = weakref.WeakKeyDictionary()
+        self._last: weakref.ref[Starlette] | None = None
+        if templates is not None:
+            self.init_templates(templates)
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Starlette) -> None:
+        """Add the middleware that serves the bundle, and store this on ``app.state.appcache``.
+
+        Raises:
+            ConfigError: the app already has an Appcache, has started
+                serving, or routes one of the extension's URLs.
+        """
+        if getattr(app.state, STATE_KEY, None) is not None:
+            raise ConfigError(
+                f"The app {app_name(app)!r} already has an Appcache; call init_app() once per app."
+            )
+        host = StarletteHost(app, self.settings, self._base_dir, self._debug, self._environment)
+        site = Site(host, self.settings)
+        check_unrouted(app, site)
+        try:
+            app.add_middleware(AppcacheMiddleware, site=site, host=host)
+        except RuntimeError as error:
+            raise ConfigError(
+                f"Cannot add Appcache to {app_name(app)!r}: {error}. Call Appcache(app) or "
+                "init_app(app) where the app is created, before it serves."
+            ) from None
+        setattr(app.state, STATE_KEY, self)
+        self._sites[app] = site
+        self._last = weakref.ref(app)
+
+    def init_templates(self, templates: Jinja2Templates) -> None:
+        """Add the template globals to ``templates`` and look up user templates there first."""
+        if not isinstance(templates, Jinja2Templates):
+            raise ConfigError(
+                f"Appcache(templates=...) is {templates!r}; give a starlette.templating."
+                "Jinja2Templates (FastAPI's fastapi.templating.Jinja2Templates is the same)."
+            )
+        self._templates = templates
+        settings = self.settings
+
+        @jinja2.pass_context
+        def appcache_manifest_url(context: jinja2.runtime.Context) -> str:
+            """The AppCache manifest's URL, under the request's URL prefix."""
+            return _prefix(context) + settings.url
+
+        @jinja2.pass_context
+        def appcache_sw_script(context: jinja2.runtime.Context) -> Markup:
+            """The ``<script>`` that registers the service worker."""
+            return sw_registration(settings.sw_url, _prefix(context))
+
+        templates.env.globals["appcache_manifest_url"] = appcache_manifest_url
+        templates.env.globals["appcache_sw_script"] = appcache_sw_script
+
+    def _environment(self) -> jinja2.Environment | None:
+        return self._templates.env if self._templates is not None else None
+
+    # -- declarations -----------------------------------------------------
+
+    def add_urls(self, *urls: str) -> None:
+        """Track URLs whose content is rendered in-process through the app.
+
+        Raises:
+            InvalidURLError: a URL is not a path on this app (see the Quart
+                adapter's ``add_urls``).
+            FinalizedError: the bundle is finalized.
+        """
+        site = self._site()
+        site.check_open("add_urls()")
+        site.bundle.declarations.add_urls(urls)
+
+    def add_static(self, name: str = "static") -> None:
+        """Track every file of the ``StaticFiles`` mounted under the route name ``name``.
+
+        Each of its directories is added in lookup order under the mount's
+        path, so a file found in two of them is listed once, as served.
+
+        Raises:
+            ConfigError: no ``StaticFiles`` is mounted under that name.
+            FinalizedError: the bundle is finalized.
+        """
+        site = self._site()
+        site.check_open("add_static()")
+        mount = find_static(self._app(), name)
+        for directory in mount.directories:
+            site.bundle.declarations.add_folder(directory, mount.path, False)
+
+    def add_folder(
+        self,
+        folder: str | os.PathLike[str],
+        base: str = "/static",
+        *,
+        include_hidden: bool = False,
+    ) -> None:
+        """Track every file under ``folder``, served under the URL ``base``.
+
+        Relative folders resolve against ``base_dir``.
+
+        Raises:
+            FolderNotFoundError: ``folder`` is missing.
+            NotAFolderError: ``folder`` is a file.
+            FinalizedError: the bundle is finalized.
+        """
+        site = self._site()
+        site.check_open("add_folder()")
+        site.bundle.declarations.add_folder(folder, base, include_hidden)
+
+    def add_excluded_urls(self, *urls: str) -> None:
+        """Exclude every tracked URL that starts with one of these prefixes.
+
+        Raises:
+            InvalidURLError: a prefix is not a path on this app.
+            FinalizedError: the bundle is finalized.
+        """
+        site = self._site()
+        site.check_open("add_excluded_urls()")
+        site.bundle.declarations.add_excluded(urls)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The tracked URLs, in declaration order, duplicates collapsed."""
+        return tuple(self._site().tracked_urls())
+
+    # -- computing ----------------------------------------------------------
+
+    async def hash(self) -> tuple[str, str]:
+        """``(version, updated)`` of the bundle; computes now unless finalized.
+
+        Raises:
+            FetchError: a tracked URL did not answer 200.
+            FileReadError: a tracked file could not be read.
+        """
+        snapshot = await self._site().snapshot()
+        return snapshot.version, snapshot.updated
+
+    async def entries(self) -> list[tuple[str, str]]:
+        """The ordered ``(url, revision)`` pairs of the bundle."""
+        snapshot = await self._site().snapshot()
+        return [(item.url, item.revision) for item in snapshot.revisions]
+
+    async def finalize(self) -> None:
+        """Compute once and freeze (concurrent calls share one computation).
+
+        Raises:
+            FetchError, FileReadError, TemplateError: nothing is frozen.
+        """
+        await self._site().finalize()
+
+    # -- plumbing -----------------------------------------------------------
+
+    def site(self, app: Starlette | None = None) -> Site:
+        """The per-app state of ``app`` (default: the app most recently initialised)."""
+        if app is None:
+            return self._site()
+        site = self._sites.get(app)
+        if site is None:
+            raise NotInitializedError(
+                f"The app {app_name(app)!r} has no Appcache; call appcache.init_app(app) first."
+            )
+        return site
+
+    def _app(self) -> Starlette:
+        app = self._last() if self._last is not None else None
+        if app is None or app not in self._sites:
+            raise NotInitializedError(
+                "This Appcache has no app yet; call Appcache(app) or appcache.init_app(app) "
+                "before declaring URLs."
+            )
+        return app
+
+    def _site(self) -> Site:
+        return self._sites[self._app()]
+
+
+def get_appcache(app: Starlette) -> Appcache:
+    """The :class:`Appcache` on ``app.state.appcache``.
+
+    Raises:
+        NotInitializedError: the app has no Appcache.
+    """
+    extension = getattr(app.state, STATE_KEY, None)
+    if not isinstance(extension, Appcache):
+        raise NotInitializedError(
+            f"The app {app_name(app)!r} has no Appcache; call Appcache(app) or "
+            "appcache.init_app(app) where the app is created."
+        )
+    return extension
+
+
+def _prefix(context: jinja2.runtime.Context) -> str:
+    request = context.get("request")
+    scope = getattr(request, "scope", None)
+    return url_prefix(scope.get("root_path", "")) if isinstance(scope, Mapping) else ""

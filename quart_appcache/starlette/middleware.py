@@ -1,0 +1,152 @@
+"""The Starlette adapter's one pure ASGI middleware: artifacts, cache headers, startup.
+
+* **Artifacts.** GET and HEAD on the manifest, precache and worker URLs are
+  answered here, before routing (ETag, 304, ``no-cache``,
+  ``Service-Worker-Allowed``); other methods get 405.
+* **Cache headers.** Answers to tracked URLs get the tracked cache headers,
+  ``StaticFiles`` answers and their 304s included; every other response's
+  headers are left alone.
+* **Startup.** The app's ``lifespan.startup.complete`` is held back until the
+  bundle is finalized (or the build loaded), so everything the app's
+  lifespan opens, FastAPI startup handlers and routers' lifespans included,
+  is there for the renders, which get a copy of the lifespan state. If that
+  fails, the app's lifespan is shut down (its code after ``yield`` runs) and
+  the server is told ``lifespan.startup.failed`` with the reason, so no
+  worker ever serves a request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import AppcacheError
+from ..serving import Reply, reply_for, unavailable
+from ..site import Site
+from ..tracked import cache_control_for_tracked, request_key, route_path
+from ..urls import url_prefix
+from .host import StarletteHost
+from .render import RENDER_KEY
+from .routes import check_unrouted
+
+__all__ = ["AppcacheMiddleware"]
+
+logger = logging.getLogger("quart_appcache")
+_REPLACED = (b"cache-control", b"expires")
+
+
+class AppcacheMiddleware:
+    """Serves one app's offline bundle; added by ``Appcache.init_app``.
+
+    Args:
+        app: the rest of the middleware stack.
+        site: the app's appcache state.
+        host: the app as the core sees it.
+    """
+
+    def __init__(self, app: ASGIApp, site: Site, host: StarletteHost) -> None:
+        self.app = app
+        self.site = site
+        self.host = host
+        self.artifacts = {url: name for name, url in site.urls.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if kind != "http" or RENDER_KEY in (scope.get("extensions") or {}):
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+        path = route_path(scope["path"], root_path)
+        name = self.artifacts.get(path)
+        if name is not None:
+            await _send_reply(send, await self._artifact_reply(name, scope, root_path))
+            return
+        if scope["method"] in ("GET", "HEAD"):
+            tracked = await self.site.tracked()
+            if request_key(path, scope.get("query_string", b"")) in tracked:
+                send = self._tracked_headers(send)
+        await self.app(scope, receive, send)
+
+    async def _artifact_reply(self, name: Any, scope: Scope, root_path: str) -> Reply:
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            return Reply(405, (("Allow", "GET, HEAD"), ("Content-Length", "0")), b"")
+        prefix = url_prefix(root_path)
+        try:
+            artifact = await self.site.artifact(name, prefix)
+        except AppcacheError as error:
+            logger.error("quart_appcache cannot serve %s: %s", scope["path"], error)
+            # A 500 makes browsers keep the cache they have.
+            debug = self.host.debug
+            return unavailable(str(error) if debug else "The offline bundle is unavailable.")
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope.get("headers", [])
+        }
+        extra = {"Service-Worker-Allowed": prefix + "/"} if name == "sw" else None
+        return reply_for(
+            artifact, method=method, if_none_match=headers.get("if-none-match"), extra=extra
+        )
+
+    def _tracked_headers(self, send: Send) -> Send:
+        debug = self.host.debug
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                existing = [
+                    v.decode("latin-1") for k, v in headers if k.lower() == b"cache-control"
+                ]
+                kept = [
+                    (k, v) for k, v in headers if k.lower() not in (b"cache-control", b"expires")
+                ]
+                value = cache_control_for_tracked(", ".join(existing) or None, debug=debug)
+                message = {**message, "headers": [*kept, (b"cache-control", value.encode())]}
+            await send(message)
+
+        return send_with_headers
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state")
+        failure: list[str] = []
+
+        async def app_receive() -> Message:
+            if failure:  # our startup failed: shut the app's lifespan down
+                return {"type": "lifespan.shutdown"}
+            return await receive()
+
+        async def app_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "lifespan.startup.complete":
+                self.host.state = state if isinstance(state, MutableMapping) else None
+                try:
+                    check_unrouted(self.host.app, self.site)
+                    await self.site.started()
+                except Exception as error:
+                    # The server prints the reason (uvicorn logs it, hypercorn raises it).
+                    failure.append(f"quart_appcache: the app cannot start: {error}")
+                    return  # the app now asks for the next message: shutdown
+            elif failure and kind.startswith("lifespan.shutdown."):
+                message = {"type": "lifespan.startup.failed", "message": failure[0]}
+            await send(message)
+
+        await self.app(scope, app_receive, app_send)
+
+
+async def _send_reply(send: Send, reply: Reply) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": reply.status,
+            "headers": [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": reply.body})
