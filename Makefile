@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# `make run EXAMPLE=fastapi` serves the FastAPI example instead of the Quart one.
+EXAMPLE ?= quart
+EXAMPLE_MODULE := $(if $(filter fastapi,$(EXAMPLE)),fastapi_app:app,app:app)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := quart_appcache tests benchmarks examples
 
@@ -35,7 +38,7 @@ test: install chromium lint
 	$(BIN)/pytest
 
 run: install
-	cd examples && ../$(BIN)/hypercorn --bind $(HOST):$(PORT) app:app
+	cd examples && ../$(BIN)/hypercorn --bind $(HOST):$(PORT) $(EXAMPLE_MODULE)
 
 # wrk drives the serving rows; without it they fall back to a small httpx load.
 wrk:

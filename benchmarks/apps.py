@@ -1,4 +1,4 @@
-"""The apps under test: quart_appcache and Flask-Appcache over the same tree."""
+"""The apps under test: quart_appcache (Quart and Starlette) and Flask-Appcache over one tree."""
 
 from __future__ import annotations
 
@@ -50,6 +50,44 @@ def quart_app(
             return await render_template("page.html", title=f"page {index}", rows=ROWS)
 
         app.add_url_rule(f"/page/{index}", f"page{index}", view)
+        appcache.add_urls(f"/page/{index}")
+    if folder:
+        appcache.add_folder("static")
+    return app, appcache
+
+
+def starlette_app(
+    root: Path,
+    *,
+    views: int = 0,
+    io_delay: float = 0.0,
+    folder: bool = True,
+    **settings: Any,
+) -> Any:
+    """The same app on Starlette, through quart_appcache.starlette."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from starlette.templating import Jinja2Templates
+
+    from quart_appcache.starlette import Appcache as StarletteAppcache
+
+    _templates(root)
+    templates = Jinja2Templates(directory=root / "templates")
+    routes = []
+    for index in range(views):
+
+        async def view(request: Request, index: int = index) -> Response:
+            if io_delay:
+                await asyncio.sleep(io_delay)
+            context = {"title": f"page {index}", "rows": ROWS}
+            return templates.TemplateResponse(request, "page.html", context)
+
+        routes.append(Route(f"/page/{index}", view))
+    app = Starlette(routes=routes)
+    appcache = StarletteAppcache(app, base_dir=root, **settings)
+    for index in range(views):
         appcache.add_urls(f"/page/{index}")
     if folder:
         appcache.add_folder("static")

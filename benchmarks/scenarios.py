@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import trees
-from benchmarks.apps import flask_app, quart_app
+from benchmarks.apps import flask_app, quart_app, starlette_app
 from benchmarks.limits import hash_loop, stat_loop
 from benchmarks.load import run_load
 from benchmarks.measure import Row, Series, timed
@@ -49,8 +49,11 @@ def _check(value: float, target: float, *, at_least: bool, smoke: bool) -> bool 
     return value >= target if at_least else value <= target
 
 
-def _cold_hash(root: Path, **kwargs: object) -> float:
-    _app, appcache = quart_app(root, **kwargs)  # type: ignore[arg-type]
+def _cold_hash(root: Path, *, framework: str = "quart", **kwargs: object) -> float:
+    if framework == "quart":
+        _app, appcache = quart_app(root, **kwargs)  # type: ignore[arg-type]
+    else:
+        _app, appcache = starlette_app(root, **kwargs)  # type: ignore[arg-type]
 
     async def run() -> float:
         started = time.perf_counter()
@@ -213,18 +216,19 @@ async def _max_lag(root: Path) -> float:
 
 
 def views(ctx: Context) -> list[Row]:
-    """50 views that each await 20 ms of I/O."""
+    """50 views that each await 20 ms of I/O, on Quart and on Starlette."""
     root, _ = ctx.tree("many")
     count = 10 if ctx.smoke else 50
     ours = Series("quart_appcache", "s")
+    star = Series("quart_appcache.starlette", "s")
     flask = Series("Flask-Appcache 0.1.2 (sequential)", "s")
+    kwargs = {"views": count, "io_delay": 0.02, "folder": False}
     _alternate(
         ctx.rounds,
         [
-            lambda: ours.values.append(_cold_hash(root, views=count, io_delay=0.02, folder=False)),
-            lambda: flask.values.append(
-                timed(flask_app(root, views=count, io_delay=0.02, folder=False).hash)
-            ),
+            lambda: ours.values.append(_cold_hash(root, **kwargs)),
+            lambda: star.values.append(_cold_hash(root, framework="starlette", **kwargs)),
+            lambda: flask.values.append(timed(flask_app(root, **kwargs).hash)),  # type: ignore[arg-type]
         ],
     )
     return [
@@ -236,6 +240,43 @@ def views(ctx: Context) -> list[Row]:
             flask.median / ours.median,
             "≤ 150 ms",
             _check(ours.median, 0.150, at_least=False, smoke=ctx.smoke),
+        ),
+        Row(
+            "views, Starlette",
+            f"hash() of {count} views × 20 ms I/O",
+            star,
+            flask,
+            flask.median / star.median,
+            "≤ 150 ms",
+            _check(star.median, 0.150, at_least=False, smoke=ctx.smoke),
+        ),
+    ]
+
+
+def renders(ctx: Context) -> list[Row]:
+    """In-process renders per second: Starlette's renderer beside Quart's test client."""
+    root, _ = ctx.tree("many")
+    count = 20 if ctx.smoke else 200
+    star = Series("quart_appcache.starlette", "renders/s")
+    ours = Series("quart_appcache (Quart)", "renders/s")
+    _alternate(
+        ctx.rounds,
+        [
+            lambda: ours.values.append(count / _cold_hash(root, views=count, folder=False)),
+            lambda: star.values.append(
+                count / _cold_hash(root, framework="starlette", views=count, folder=False)
+            ),
+        ],
+    )
+    return [
+        Row(
+            "renders",
+            f"hash() of {count} template views, no I/O",
+            star,
+            ours,
+            star.median / ours.median,
+            "— (reported)",
+            None,
         ),
     ]
 
@@ -368,6 +409,7 @@ SCENARIOS: dict[str, Callable[[Context], list[Row]]] = {
     "big": big,
     "stall": stall,
     "views": views,
+    "renders": renders,
     "debug": debug,
     "serve": serve,
     "load": load,

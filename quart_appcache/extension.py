@@ -215,11 +215,16 @@ class Appcache:
             site = self._sites.get(current_app._get_current_object())  # type: ignore[attr-defined]
             if site is not None:
                 return site
-        app = self._last() if self._last is not None else None
-        if app is None or app not in self._sites:
+        if self._last is None:
             raise NotInitializedError(
                 "This Appcache has no app yet; call Appcache(app) or appcache.init_app(app) "
                 "before declaring URLs."
+            )
+        app = self._last()
+        if app is None or app not in self._sites:
+            raise NotInitializedError(
+                "The app this Appcache was initialised with was garbage-collected; keep a "
+                "reference to the app (a module-level `app = ...`) while you use it."
             )
         return self._sites[app]
 

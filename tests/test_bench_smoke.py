@@ -34,7 +34,15 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     measures = {(row["scenario"], row["measure"].split(",")[0]) for row in report["rows"]}
-    for scenario in ("many", "big", "big, while hashing", "views", "debug, unchanged many"):
+    for scenario in (
+        "many",
+        "big",
+        "big, while hashing",
+        "views",
+        "views, Starlette",
+        "renders",
+        "debug, unchanged many",
+    ):
         assert any(name == scenario for name, _ in measures), scenario
     assert {"serve, uvicorn", "serve, hypercorn", "load, uvicorn"} <= {
         row["scenario"] for row in report["rows"]

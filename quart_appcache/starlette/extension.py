@@ -270,11 +270,16 @@ class Appcache:
         return site
 
     def _app(self) -> Starlette:
-        app = self._last() if self._last is not None else None
-        if app is None or app not in self._sites:
+        if self._last is None:
             raise NotInitializedError(
                 "This Appcache has no app yet; call Appcache(app) or appcache.init_app(app) "
                 "before declaring URLs."
+            )
+        app = self._last()
+        if app is None or app not in self._sites:
+            raise NotInitializedError(
+                "The app this Appcache was initialised with was garbage-collected; keep a "
+                "reference to the app (a module-level `app = ...`) while you use it."
             )
         return app
 

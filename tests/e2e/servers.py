@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,13 +67,21 @@ class Server:
         return lines
 
 
-def command(kind: str, module: str, port: int, workers: int, access_log: Path | None) -> list[str]:
+def command(
+    kind: str,
+    module: str,
+    port: int,
+    workers: int,
+    access_log: Path | None,
+    root_path: str | None = None,
+) -> list[str]:
     """The command line that serves ``module`` with hypercorn or uvicorn."""
+    prefix = ["--root-path", root_path] if root_path else []
     if kind == "hypercorn":
         cmd = [str(BIN / "hypercorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
         if access_log is not None:
             cmd += ["--access-logfile", str(access_log)]
-        return [*cmd, module]
+        return [*cmd, *prefix, module]
     if kind == "uvicorn":
         return [
             str(BIN / "uvicorn"),
@@ -83,6 +91,7 @@ def command(kind: str, module: str, port: int, workers: int, access_log: Path | 
             str(port),
             "--workers",
             str(workers),
+            *prefix,
             module,
         ]
     raise ValueError(kind)
@@ -99,6 +108,7 @@ def serve(
     env: dict[str, str] | None = None,
     ready_path: str = "/manifest.appcache",
     logs: Path | None = None,
+    root_path: str | None = None,
 ) -> Iterator[Server]:
     """Start a server in ``cwd`` and wait until ``ready_path`` answers.
 
@@ -112,7 +122,7 @@ def serve(
     access_log = logs / f"access-{port}-{run}.log" if kind == "hypercorn" else None
     with output.open("wb") as out:
         process = subprocess.Popen(
-            command(kind, module, port, workers, access_log),
+            command(kind, module, port, workers, access_log, root_path),
             cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -165,6 +175,64 @@ from app import appcache, create_app
 app = create_app()
 appcache.add_urls("/nope")
 """
+
+# The FastAPI example, tracking a URL nobody routes, with a lifespan that says
+# when its code after `yield` ran.
+BROKEN_FASTAPI_APP = """
+from contextlib import asynccontextmanager
+
+import fastapi_app
+from quart_appcache.starlette import get_appcache
+
+opened = fastapi_app.lifespan
+
+
+@asynccontextmanager
+async def lifespan(app):
+    async with opened(app) as state:
+        yield state
+    print("lifespan shut down", flush=True)
+
+
+fastapi_app.lifespan = lifespan
+app = fastapi_app.create_app()
+get_appcache(app).add_urls("/nope")
+"""
+
+
+def failed_start(
+    cwd: Path, cmd: Sequence[str], url: str, timeout: float = 60
+) -> tuple[list[int], str]:
+    """Run a server that should fail to start; ask ``url`` until it exits.
+
+    Returns:
+        The statuses ``url`` answered meanwhile (none, if no worker ever
+        served), and what the server printed.
+    """
+    output = cwd / f"failed-start-{next(_runs)}.log"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
+    statuses: list[int] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"still running after {timeout} s:\n{output.read_text()}")
+            with suppress(httpx.TransportError):
+                statuses.append(httpx.get(url, timeout=1).status_code)
+            time.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+    return statuses, output.read_text(errors="replace")
 
 
 def run_quart(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
-from .browser import chromium, open_controlled, wait_waiting_worker, worker_version
+from .browser import open_controlled, wait_waiting_worker, worker_version
 from .servers import copy_example, free_port, serve
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
 
 PRECACHED = ["/", "/offline", "/static/css/app.css", "/static/img/logo.svg", "/static/js/app.js"]
 
@@ -24,143 +25,157 @@ async def assert_full_page(page) -> None:  # type: ignore[no-untyped-def]
     assert await page.evaluate("document.getElementById('logo').naturalWidth") == 64
 
 
-async def test_offline_reload_fallback_and_untouched_posts(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "prefix"),
+    [
+        ("app:app", ""),
+        ("fastapi_app:app", ""),
+        # hypercorn --root-path /app: the client requests /app/... directly.
+        ("app:app", "/app"),
+        ("fastapi_app:app", "/app"),
+    ],
+)
+async def test_offline_reload_fallback_and_untouched_posts(
+    browser: Browser, tmp_path: Path, module: str, prefix: str
+) -> None:
     root = copy_example(tmp_path / "example")
-    with serve(root) as server:
-        async with chromium() as browser:
-            context = await browser.new_context()
-            page = await open_controlled(context, server.url + "/")
-            cached = await page.evaluate(
-                """async () => {
-                    const names = await caches.keys();
-                    const cache = await caches.open(names[0]);
-                    return (await cache.keys()).map((r) => new URL(r.url).pathname);
-                }"""
-            )
-            assert sorted(cached) == sorted(PRECACHED)
-
-            # Non-GET requests go to the network, untouched by the worker.
-            status = await page.evaluate(
-                "fetch('/api/echo', {method: 'POST'}).then((r) => r.status)"
-            )
-            assert status == 200
-
-            await context.set_offline(True)
-            await page.reload()
-            await assert_full_page(page)
-
-            # An uncached page under the FALLBACK prefix shows the fallback.
-            await page.goto(server.url + "/live")
-            assert await page.text_content("#title") == "You are offline"
-
-            await context.set_offline(False)
-            await page.goto(server.url + "/live")
-            assert await page.text_content("#title") == "Live page"
-            await context.close()
-
-
-async def test_changed_file_is_the_only_download_and_reaches_a_new_page(tmp_path: Path) -> None:
-    root = copy_example(tmp_path / "example")
-    port = free_port()
-    async with chromium() as browser:
+    ready = prefix + "/manifest.appcache"
+    with serve(root, module=module, root_path=prefix or None, ready_path=ready) as server:
+        base = server.url + prefix
         context = await browser.new_context()
-        with serve(root, port=port) as server:
-            page = await open_controlled(context, server.url + "/")
-            old_version = await worker_version(page)
-            first = server.wait_for_request("GET /offline")  # fetched only by the install
-            for url in PRECACHED:
-                assert first.count(f"GET {url}") >= 1, (url, first)
+        page = await open_controlled(context, base + "/")
+        cached = await page.evaluate(
+            """async () => {
+                const names = await caches.keys();
+                const cache = await caches.open(names[0]);
+                return (await cache.keys()).map((r) => new URL(r.url).pathname);
+            }"""
+        )
+        assert sorted(cached) == sorted(prefix + url for url in PRECACHED)
 
-        # Deploy a change to one file: a new server on the same origin.
-        script = root / "static" / "js" / "app.js"
-        script.write_text(script.read_text().replace("script version 1", "script version 2"))
-        with serve(root, port=port) as server:
-            await page.goto(server.url + "/")
-            await wait_waiting_worker(page)
-            downloads = [
-                line
-                for line in server.wait_for_request("GET /static/js/app.js")
-                if line != "GET /sw.js"
-            ]
-            # The update check, then exactly the changed entry: nothing else.
-            assert [line for line in downloads if line != "GET /manifest.appcache"] == [
-                "GET /static/js/app.js"
-            ], downloads
+        # Non-GET requests go to the network, untouched by the worker.
+        status = await page.evaluate(
+            f"fetch('{prefix}/api/echo', {{method: 'POST'}}).then((r) => r.status)"
+        )
+        assert status == 200
 
-            # The old worker keeps the open page; once it is gone, a new page
-            # gets the new worker and the new content.
-            await page.close()
-            page = await open_controlled(context, server.url + "/")
-            await page.wait_for_selector("#script-status:text('script version 2')")
-            assert await worker_version(page) != old_version
+        await context.set_offline(True)
+        await page.reload()
+        await assert_full_page(page)
 
-            # Offline, the new content stays.
-            await context.set_offline(True)
-            await page.reload()
-            await page.wait_for_selector("#script-status:text('script version 2')")
+        # An uncached page under the FALLBACK prefix shows the fallback.
+        await page.goto(base + "/live")
+        assert await page.text_content("#title") == "You are offline"
+
+        await context.set_offline(False)
+        await page.goto(base + "/live")
+        assert await page.text_content("#title") == "Live page"
         await context.close()
 
 
-async def test_skip_waiting_takes_over_at_once(tmp_path: Path) -> None:
+async def test_changed_file_is_the_only_download_and_reaches_a_new_page(
+    browser: Browser, tmp_path: Path
+) -> None:
+    root = copy_example(tmp_path / "example")
+    port = free_port()
+    context = await browser.new_context()
+    with serve(root, port=port) as server:
+        page = await open_controlled(context, server.url + "/")
+        old_version = await worker_version(page)
+        first = server.wait_for_request("GET /offline")  # fetched only by the install
+        for url in PRECACHED:
+            assert first.count(f"GET {url}") >= 1, (url, first)
+
+    # Deploy a change to one file: a new server on the same origin.
+    script = root / "static" / "js" / "app.js"
+    script.write_text(script.read_text().replace("script version 1", "script version 2"))
+    with serve(root, port=port) as server:
+        await page.goto(server.url + "/")
+        await wait_waiting_worker(page)
+        downloads = [
+            line
+            for line in server.wait_for_request("GET /static/js/app.js")
+            if line != "GET /sw.js"
+        ]
+        # The update check, then exactly the changed entry: nothing else.
+        assert [line for line in downloads if line != "GET /manifest.appcache"] == [
+            "GET /static/js/app.js"
+        ], downloads
+
+        # The old worker keeps the open page; once it is gone, a new page
+        # gets the new worker and the new content.
+        await page.close()
+        page = await open_controlled(context, server.url + "/")
+        await page.wait_for_selector("#script-status:text('script version 2')")
+        assert await worker_version(page) != old_version
+
+        # Offline, the new content stays.
+        await context.set_offline(True)
+        await page.reload()
+        await page.wait_for_selector("#script-status:text('script version 2')")
+    await context.close()
+
+
+async def test_skip_waiting_takes_over_at_once(browser: Browser, tmp_path: Path) -> None:
     root = copy_example(tmp_path / "example")
     port = free_port()
     env = {"APPCACHE_SW_SKIP_WAITING": "1"}
-    async with chromium() as browser:
-        context = await browser.new_context()
-        with serve(root, port=port, env=env) as server:
-            page = await open_controlled(context, server.url + "/")
-            old_version = await worker_version(page)
-        css = root / "static" / "css" / "app.css"
-        css.write_text(css.read_text().replace("#2a6", "#a26"))
-        with serve(root, port=port, env=env) as server:
-            new_version = httpx.get(server.url + "/sw.js").text.split('"')[1]
-            assert new_version != old_version
-            await page.evaluate(
-                """() => new Promise((resolve) => {
-                    navigator.serviceWorker.addEventListener('controllerchange', resolve);
-                    navigator.serviceWorker.getRegistration().then((r) => r.update());
-                })"""
-            )
-            # The open page is now controlled by the new worker, without closing it.
-            assert await worker_version(page) == new_version
-            await page.reload()
-            color = await page.evaluate("getComputedStyle(document.querySelector('h1')).color")
-            assert color == "rgb(170, 34, 102)"
-        await context.close()
+    context = await browser.new_context()
+    with serve(root, port=port, env=env) as server:
+        page = await open_controlled(context, server.url + "/")
+        old_version = await worker_version(page)
+    css = root / "static" / "css" / "app.css"
+    css.write_text(css.read_text().replace("#2a6", "#a26"))
+    with serve(root, port=port, env=env) as server:
+        new_version = httpx.get(server.url + "/sw.js").text.split('"')[1]
+        assert new_version != old_version
+        await page.evaluate(
+            """() => new Promise((resolve) => {
+                navigator.serviceWorker.addEventListener('controllerchange', resolve);
+                navigator.serviceWorker.getRegistration().then((r) => r.update());
+            })"""
+        )
+        # The open page is now controlled by the new worker, without closing it.
+        assert await worker_version(page) == new_version
+        await page.reload()
+        color = await page.evaluate("getComputedStyle(document.querySelector('h1')).color")
+        assert color == "rgb(170, 34, 102)"
+    await context.close()
 
 
-async def test_a_failed_precache_keeps_the_old_version_in_charge(tmp_path: Path) -> None:
+async def test_a_failed_precache_keeps_the_old_version_in_charge(
+    browser: Browser, tmp_path: Path
+) -> None:
     root = copy_example(tmp_path / "example")
     port = free_port()
-    async with chromium() as browser:
-        context = await browser.new_context()
-        with serve(root, port=port) as server:
-            page = await open_controlled(context, server.url + "/")
-            old_version = await worker_version(page)
-        script = root / "static" / "js" / "app.js"
-        script.write_text(script.read_text().replace("script version 1", "script version 2"))
-        with serve(root, port=port) as server:
-            # The new version lists app.js, but it is gone before any browser
-            # fetches it: the new worker's install must fail.
-            script.unlink()
-            outcome = await page.evaluate(
-                """() => navigator.serviceWorker.getRegistration().then((registration) =>
-                    new Promise((resolve) => {
-                        const watch = (worker) => worker && worker.addEventListener('statechange', () => {
-                            if (worker.state === 'redundant') resolve('redundant');
-                            if (worker.state === 'installed') resolve('installed');
-                        });
-                        watch(registration.installing);  // an update check may already run
-                        registration.addEventListener('updatefound', () => watch(registration.installing));
-                        registration.update().catch(() => {});
-                        setTimeout(() => resolve('timeout'), 15000);
-                    }))"""
-            )
-            assert outcome == "redundant"
-            assert "GET /static/js/app.js" in server.wait_for_request("GET /static/js/app.js")
-            assert await worker_version(page) == old_version
-        # The server is gone; the old version still works offline, old script included.
-        await context.set_offline(True)
-        await page.reload()
-        await page.wait_for_selector("#script-status:text('script version 1')")
-        await context.close()
+    context = await browser.new_context()
+    with serve(root, port=port) as server:
+        page = await open_controlled(context, server.url + "/")
+        old_version = await worker_version(page)
+    script = root / "static" / "js" / "app.js"
+    script.write_text(script.read_text().replace("script version 1", "script version 2"))
+    with serve(root, port=port) as server:
+        # The new version lists app.js, but it is gone before any browser
+        # fetches it: the new worker's install must fail.
+        script.unlink()
+        outcome = await page.evaluate(
+            """() => navigator.serviceWorker.getRegistration().then((registration) =>
+                new Promise((resolve) => {
+                    const watch = (worker) => worker && worker.addEventListener('statechange', () => {
+                        if (worker.state === 'redundant') resolve('redundant');
+                        if (worker.state === 'installed') resolve('installed');
+                    });
+                    watch(registration.installing);  // an update check may already run
+                    registration.addEventListener('updatefound', () => watch(registration.installing));
+                    registration.update().catch(() => {});
+                    setTimeout(() => resolve('timeout'), 15000);
+                }))"""
+        )
+        assert outcome == "redundant"
+        assert "GET /static/js/app.js" in server.wait_for_request("GET /static/js/app.js")
+        assert await worker_version(page) == old_version
+    # The server is gone; the old version still works offline, old script included.
+    await context.set_offline(True)
+    await page.reload()
+    await page.wait_for_selector("#script-status:text('script version 1')")
+    await context.close()

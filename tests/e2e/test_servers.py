@@ -10,7 +10,7 @@ import pytest
 
 from quart_appcache.build import FILES
 
-from ..conftest import write
+from ..conftest import parse_manifest, write
 from .servers import (
     BROKEN_APP,
     command,
@@ -88,3 +88,25 @@ async def test_conditional_get_through_a_real_server(tmp_path: Path) -> None:
             assert head.status_code == 200
             assert head.content == b""
             assert head.headers["content-length"] == str(len(first.content))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_an_app_under_a_root_path_lists_its_urls_under_it(kind: str, tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    # hypercorn passes the client's path as it came (/app/...); uvicorn
+    # prepends --root-path to what a proxy already stripped.
+    path = "/app/manifest.appcache" if kind == "hypercorn" else "/manifest.appcache"
+    with serve(root, kind=kind, root_path="/app", ready_path=path) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            text = (await client.get(path)).text
+            worker = await client.get(path.replace("manifest.appcache", "sw.js"))
+            css = await client.get(path.replace("manifest.appcache", "static/css/app.css"))
+            page = await client.get(path.replace("manifest.appcache", ""))
+    sections = parse_manifest(text)
+    assert sections["CACHE"][0] == "/app/"
+    assert all(url.startswith("/app/") for url in sections["CACHE"])
+    assert sections["FALLBACK"] == ["/app/ /app/offline"]
+    assert worker.headers["service-worker-allowed"] == "/app/"
+    assert '"/app/static/js/app.js"' in worker.text
+    assert "must-revalidate" in css.headers["cache-control"]
+    assert 'register("/app/sw.js", {scope: "/app/"' in page.text
