@@ -22,6 +22,7 @@ from .cli import output_option, run_build, run_show, traceback_option
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
 from .inprocess import install as install_renderer_hooks
+from .inprocess import is_render
 from .quart_host import QuartHost
 from .render import sw_registration
 from .serving import ArtifactName, Reply, reply_for, unavailable
@@ -335,9 +336,9 @@ def _startup_hook(site: Site) -> Any:
 
 def _cache_header_hook(site: Site) -> Any:
     async def set_cache_headers(response: Response) -> Response:
-        if request.method not in ("GET", "HEAD"):
+        if request.method not in ("GET", "HEAD") or is_render():
             return response
-        tracked = await site.tracked()
+        tracked = site.tracked_now() or await site.tracked()
         if request_key(request.path, request.query_string) in tracked:
             debug = current_app.debug
             response.headers["Cache-Control"] = cache_control_for_tracked(

@@ -17,7 +17,7 @@ from quart import Quart, got_request_exception, request
 
 from .errors import FetchError
 
-__all__ = ["InProcessRenderer", "install"]
+__all__ = ["InProcessRenderer", "install", "is_render"]
 
 _SCOPE_KEY = "quart_appcache"
 
@@ -25,6 +25,11 @@ _SCOPE_KEY = "quart_appcache"
 def _marker() -> dict[str, Any] | None:
     marker = (request.scope.get("extensions") or {}).get(_SCOPE_KEY)
     return marker if isinstance(marker, dict) else None
+
+
+def is_render() -> bool:
+    """Whether the request being handled is one of our in-process renders."""
+    return _marker() is not None
 
 
 async def _record_exception(sender: Quart, exception: BaseException, **_: Any) -> None:

@@ -95,7 +95,11 @@ class Site:
         self.startup_mode: StartupMode = "serve"
         self._frozen: Frozen | None = None
         self._freezing: asyncio.Task[Frozen] | None = None
-        self._tracked: tuple[int, Tracked] | None = None
+        # The URLs of the latest listing, with the declarations' generation
+        # it was made under, and the matcher built from them (off the loop).
+        self._listed: tuple[int, list[str]] | None = None
+        self._tracked: tuple[object, Tracked] | None = None
+        self._tracking: asyncio.Task[Tracked] | None = None
         # Rendered artifacts by (name, prefix), keyed by what they were rendered
         # from, so an unchanged bundle is not rendered again and concurrent
         # requests share one render.
@@ -140,24 +144,48 @@ class Site:
             return self._frozen.snapshot.urls
         return [entry.url for entry in self.bundle.collect_now()]
 
+    def tracked_now(self) -> Tracked | None:
+        """The tracked-URL matcher, if one is ready for the current declarations."""
+        if self._frozen is not None:
+            return self._frozen.tracked
+        listed, tracked = self._listed, self._tracked
+        if (
+            listed is not None
+            and tracked is not None
+            and tracked[0] is listed
+            and listed[0] == self.bundle.declarations.generation
+        ):
+            return tracked[1]
+        return None
+
     async def tracked(self) -> Tracked:
         """The URLs whose answers get the tracked cache headers.
 
         Frozen: exactly the frozen snapshot's URLs. Live: the URLs of the most
         recent computation, or of a listing made now when there was none
-        since the last declaration.
+        since the last declaration. Built in a worker thread; concurrent
+        callers share one build.
         """
-        if self._frozen is not None:
-            return self._frozen.tracked
-        generation = self.bundle.declarations.generation
-        if self._tracked is None or self._tracked[0] != generation:
-            entries = await self.bundle.collect(cached=True)
-            self._remember_tracked(generation, [entry.url for entry in entries])
-        assert self._tracked is not None
-        return self._tracked[1]
+        ready = self.tracked_now()
+        if ready is not None:
+            return ready
+        task = self._tracking
+        if task is None or not _reusable(task) or task.done():
+            task = asyncio.create_task(self._build_tracked(), context=contextvars.Context())
+            task.add_done_callback(_retrieve)
+            self._tracking = task
+        return await asyncio.shield(task)
 
-    def _remember_tracked(self, generation: int, urls: list[str]) -> None:
-        self._tracked = (generation, Tracked(urls))
+    async def _build_tracked(self) -> Tracked:
+        generation = self.bundle.declarations.generation
+        listed = self._listed
+        if listed is None or listed[0] != generation:
+            entries = await self.bundle.collect(cached=True)
+            listed = (generation, [entry.url for entry in entries])
+            self._listed = listed
+        tracked = await asyncio.to_thread(Tracked, listed[1])
+        self._tracked = (listed, tracked)
+        return tracked
 
     # -- startup ---------------------------------------------------------------
 
@@ -186,7 +214,7 @@ class Site:
         snapshot = await self.bundle.current(self.host.render)
         if self._frozen is not None:  # finalized while we computed: that one wins
             return self._frozen.snapshot
-        self._remember_tracked(self.bundle.declarations.generation, snapshot.urls)
+        self._listed = (self.bundle.declarations.generation, snapshot.urls)
         return snapshot
 
     async def finalize(self, progress: Progress | None = None) -> Frozen:

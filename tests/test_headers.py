@@ -53,3 +53,28 @@ async def test_manifest_is_no_cache(make_app: AppFactory) -> None:
     for url in ("/manifest.appcache", "/precache-manifest.json", "/sw.js"):
         response = await app.test_client().get(url)
         assert response.headers["Cache-Control"] == "no-cache", url
+
+
+async def test_in_process_renders_never_pay_for_the_header_hook(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building the tracked-URL matcher lists every folder: a render must not
+    # trigger it (the bundle is being computed right then).
+    app, appcache = make_app(debug=True)
+    appcache.add_urls("/", "/offline")
+    appcache.add_folder("static")
+    site = appcache.site()
+    built: list[int] = []
+    real = site._build_tracked
+
+    async def counting():  # type: ignore[no-untyped-def]
+        built.append(1)
+        return await real()
+
+    monkeypatch.setattr(site, "_build_tracked", counting)
+    await appcache.hash()
+    assert built == []
+    client = app.test_client()
+    responses = [await client.get(url) for url in ("/", "/offline", "/static/app.js")]
+    assert all("no-cache" in r.headers["Cache-Control"] for r in responses)
+    assert built == [1]  # one build, from the last computation's URLs, shared

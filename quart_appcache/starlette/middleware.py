@@ -68,7 +68,7 @@ class AppcacheMiddleware:
             await _send_reply(send, await self._artifact_reply(name, scope, root_path))
             return
         if scope["method"] in ("GET", "HEAD"):
-            tracked = await self.site.tracked()
+            tracked = self.site.tracked_now() or await self.site.tracked()
             if request_key(path, scope.get("query_string", b"")) in tracked:
                 send = self._tracked_headers(send)
         await self.app(scope, receive, send)
