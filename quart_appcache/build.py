@@ -5,13 +5,14 @@ Starlette and FastAPI apps) writes, into one folder:
 
 * ``manifest.appcache``, ``precache-manifest.json``, ``sw.js``: the bytes
   every worker will serve;
-* ``appcache.json``: the record (format, version, ``updated``, entries), and
-  which artifact file is which. It is written last, so a folder with a record
-  is a complete build.
+* ``appcache.json``: the record (format, version, ``updated``, entries, the
+  fingerprint of the settings and templates), and which artifact file is
+  which. It is written last, so a folder with a record is a complete build.
 
 At startup a production app loads the build instead of computing, so every
 worker on every host serves the same bytes, ``updated`` included. A build
-whose URL list (or file sizes) no longer matches the app's declarations is
+whose URL list (or file sizes) no longer matches the app's declarations, or
+whose fingerprint differs from the app's settings and templates now, is
 stale and refused. This module has no framework imports.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +31,22 @@ from .bundle import Snapshot
 from .collect import Entry, FileEntry
 from .digest import Revision
 from .errors import BuildError
+from .filehash import Digest
+from .fingerprint import differing
 
-__all__ = ["FILES", "RECORD", "Build", "read_build", "write_build"]
+__all__ = [
+    "FILES",
+    "RECORD",
+    "Build",
+    "check_contents",
+    "check_fingerprint",
+    "check_fresh",
+    "read_build",
+    "write_build",
+]
 
 RECORD = "appcache.json"
-FORMAT = 1
+FORMAT = 2
 FILES = {
     "manifest": "manifest.appcache",
     "precache": "precache-manifest.json",
@@ -44,10 +56,11 @@ FILES = {
 
 @dataclass(frozen=True)
 class Build:
-    """A build loaded from disk: its snapshot and the bytes of each artifact."""
+    """A build loaded from disk: its snapshot, artifact bytes and fingerprint."""
 
     snapshot: Snapshot
     artifacts: dict[str, bytes]
+    fingerprint: dict[str, str]
 
 
 def _atomic_write(folder: str, name: str, data: bytes) -> None:
@@ -63,7 +76,12 @@ def _atomic_write(folder: str, name: str, data: bytes) -> None:
         raise
 
 
-def write_build(folder: str, snapshot: Snapshot, artifacts: Mapping[str, bytes]) -> list[str]:
+def write_build(
+    folder: str,
+    snapshot: Snapshot,
+    artifacts: Mapping[str, bytes],
+    fingerprint: Mapping[str, str],
+) -> list[str]:
     """Write the artifacts, then the record, each atomically.
 
     Returns:
@@ -83,6 +101,7 @@ def write_build(folder: str, snapshot: Snapshot, artifacts: Mapping[str, bytes])
             "version": snapshot.version,
             "updated": snapshot.updated,
             "artifacts": {name: FILES[name] for name in artifacts},
+            "fingerprint": dict(fingerprint),
             "entries": [
                 {"url": item.url, "revision": item.revision, "size": item.size}
                 for item in snapshot.revisions
@@ -128,13 +147,16 @@ async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
     revisions = tuple(
         Revision(item["url"], item["revision"], item["size"]) for item in record["entries"]
     )
-    return Build(Snapshot(record["version"], record["updated"], revisions), artifacts)
+    snapshot = Snapshot(record["version"], record["updated"], revisions)
+    return Build(snapshot, artifacts, record["fingerprint"])
 
 
-def check_fresh(folder: str, build: Build, entries: Sequence[Entry], command: str) -> None:
+def check_fresh(
+    folder: str, build: Build, entries: Sequence[Entry], command: str, *, sizes: bool = True
+) -> None:
     """Refuse a build whose URLs (or file sizes) differ from the app's entries now.
 
-    Stats every file entry, so run it off the event loop.
+    Stats every file entry (with ``sizes``), so run it off the event loop.
 
     Raises:
         BuildError: naming what was added, removed or resized.
@@ -153,18 +175,71 @@ def check_fresh(folder: str, build: Build, entries: Sequence[Entry], command: st
     resized = [
         entry.url
         for entry in entries
-        if isinstance(entry, FileEntry)
+        if sizes
+        and isinstance(entry, FileEntry)
         and entry.url in built
         and built[entry.url] != _size(entry.path)
     ]
     if resized:
         problems.append(f"changed size since the build: {_some(resized)}")
     if problems:
-        raise BuildError(
-            f"The build in {folder!r} is stale: {'; '.join(problems)}. "
-            f"Run `{command}` again before starting the servers "
-            "(or remove the folder to compute at startup)."
-        )
+        raise _stale(folder, "; ".join(problems), command)
+
+
+def check_contents(
+    folder: str,
+    build: Build,
+    files: Sequence[FileEntry],
+    results: Sequence[Digest | OSError],
+    command: str,
+) -> None:
+    """Refuse a build whose files' contents changed since it was made.
+
+    Args:
+        files: the app's file entries now.
+        results: their digests (from :func:`~quart_appcache.filehash.hash_files`).
+
+    Raises:
+        BuildError: naming the first file whose content differs, or that
+            could not be read.
+    """
+    built = {item.url: item.revision for item in build.snapshot.revisions}
+    for entry, result in zip(files, results, strict=True):
+        if isinstance(result, OSError):
+            raise _stale(folder, f"{entry.url!r} cannot be read ({result})", command)
+        if built.get(entry.url) != result.revision:
+            raise _stale(folder, f"the content of {entry.url!r} changed since the build", command)
+
+
+def _stale(folder: str, problem: str, command: str) -> BuildError:
+    return BuildError(
+        f"The build in {folder!r} is stale: {problem}. "
+        f"Run `{command}` again before starting the servers "
+        "(or remove the folder to compute at startup)."
+    )
+
+
+def check_fingerprint(
+    folder: str,
+    build: Build,
+    current: Mapping[str, str],
+    name: Callable[[str], str],
+    command: str,
+) -> None:
+    """Refuse a build made under other settings or templates.
+
+    Raises:
+        BuildError: naming the first setting that differs, and both values.
+    """
+    key = differing(build.fingerprint, dict(current))
+    if key is None:
+        return
+    setting = name(key) if key.startswith("APPCACHE_") else "the quart_appcache version"
+    raise BuildError(
+        f"The build in {folder!r} is stale: it was made with {setting} = "
+        f"{build.fingerprint.get(key)}, but the app now has {current.get(key)}. "
+        f"Run `{command}` again before starting the servers."
+    )
 
 
 def _size(path: str) -> int | None:
@@ -197,7 +272,7 @@ def _parse_record(folder: str, data: bytes, command: str) -> dict[str, Any]:
         record = json.loads(data)
         if record.get("format") != FORMAT:
             raise ValueError(f"format {record.get('format')!r}, expected {FORMAT}")
-        for key in ("version", "updated", "artifacts", "entries"):
+        for key in ("version", "updated", "artifacts", "entries", "fingerprint"):
             if key not in record:
                 raise ValueError(f"no {key!r}")
         for item in record["entries"]:

@@ -137,8 +137,8 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
     frozen = _guarded(lambda: asyncio.run(_computed(site, progress)), show_traceback)
     snapshot = frozen.snapshot
     artifacts: dict[str, bytes] = {name: a.body for name, a in frozen.artifacts.items()}
-    # No event loop runs any more: writing may block.
-    _guarded(lambda: write_build(folder, snapshot, artifacts), show_traceback)
+    # No event loop runs any more: reading templates and writing may block.
+    _guarded(lambda: write_build(folder, snapshot, artifacts, site.fingerprint()), show_traceback)
     total = sum(item.size for item in snapshot.revisions)
     click.echo(
         f"Built {len(snapshot.revisions):,} entries ({human_size(total)}), "

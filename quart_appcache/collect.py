@@ -52,7 +52,13 @@ class Declarations:
         self.items.extend(checked)
         self.generation += 1
 
-    def add_folder(self, folder: str | os.PathLike[str], base: str, include_hidden: bool) -> None:
+    def add_folder(
+        self,
+        folder: str | os.PathLike[str],
+        base: str,
+        include_hidden: bool = False,
+        follow_symlinks: bool = False,
+    ) -> None:
         """Check and add a folder whose files are served under ``base``.
 
         Raises:
@@ -77,7 +83,9 @@ class Declarations:
             raise InvalidURLError(
                 f"add_folder() base {base!r} has a query string; give a path like '/static'."
             )
-        self.items.append(Folder(path, checked_base.rstrip("/") or "/", include_hidden))
+        self.items.append(
+            Folder(path, checked_base.rstrip("/") or "/", include_hidden, follow_symlinks)
+        )
         self.generation += 1
 
     def add_excluded(self, prefixes: Iterable[object]) -> None:

@@ -34,7 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "APPCACHE_SW_TEMPLATE": "sw.js",
     "APPCACHE_SW_SKIP_WAITING": False,
     "APPCACHE_BUILD_DIR": None,
+    "APPCACHE_BUILD_CHECK": "content",
 }
+BUILD_CHECKS = ("content", "size")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Settings:
     sw_template: str
     sw_skip_waiting: bool
     build_dir: str | None
+    build_check: str = "content"
     names: KeyNames = field(default=KeyNames(), compare=False)
 
     @classmethod
@@ -149,6 +152,7 @@ class Settings:
             sw_template=_string(config, "APPCACHE_SW_TEMPLATE", name),
             sw_skip_waiting=bool(_optional_bool(config, "APPCACHE_SW_SKIP_WAITING", name)),
             build_dir=os.fspath(build_dir) if build_dir is not None else default_build_dir,
+            build_check=_choice(config, "APPCACHE_BUILD_CHECK", BUILD_CHECKS, name),
             names=names,
         )
 
@@ -181,6 +185,16 @@ def _string(config: Mapping[str, Any], key: str, name: Callable[[str], str]) -> 
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{name(key)} is {value!r}; give a template name like {DEFAULTS[key]!r}.")
     return value
+
+
+def _choice(
+    config: Mapping[str, Any], key: str, choices: tuple[str, ...], name: Callable[[str], str]
+) -> str:
+    value = config[key]
+    if value not in choices:
+        shown = " or ".join(repr(choice) for choice in choices)
+        raise ConfigError(f"{name(key)} is {value!r}; give {shown}.")
+    return str(value)
 
 
 def _optional_bool(config: Mapping[str, Any], key: str, name: Callable[[str], str]) -> bool | None:

@@ -27,8 +27,9 @@ Entry = FileEntry | ViewEntry
 
 @dataclass(frozen=True, slots=True)
 class Folder:
-    """A folder declared with ``add_folder``: absolute path and base URL."""
+    """A folder declared with ``add_folder``: absolute path, base URL and options."""
 
     path: str
     base: str
     include_hidden: bool = False
+    follow_symlinks: bool = False

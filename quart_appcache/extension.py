@@ -79,7 +79,10 @@ class Appcache:
         site = Site(QuartHost(app, settings), settings)
         for name, url in site.urls.items():
             _check_unrouted(app, url, name, ours_added=False)
-            app.add_url_rule(url, ENDPOINTS[name], _artifact_view(site, name), methods=["GET"])
+            # A host_matching app routes by host too: ours answer on every host.
+            host = "<appcache_host>" if app.url_map.host_matching else None
+            view = _artifact_view(site, name)
+            app.add_url_rule(url, ENDPOINTS[name], view, methods=["GET"], host=host)
         install_renderer_hooks(app)
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
@@ -115,6 +118,7 @@ class Appcache:
         base: str = "/static",
         *,
         include_hidden: bool = False,
+        follow_symlinks: bool = False,
     ) -> None:
         """Track every file under ``folder``, served under the URL ``base``.
 
@@ -127,6 +131,8 @@ class Appcache:
                 ``root_path``, not the working directory.
             base: the URL the folder is served under.
             include_hidden: also track dot-files and dot-folders.
+            follow_symlinks: also follow symbolic links that lead out of the
+                folder (skipped with a warning otherwise).
 
         Raises:
             FolderNotFoundError: (a ``FileNotFoundError``) ``folder`` is missing.
@@ -135,7 +141,7 @@ class Appcache:
         """
         site = self._site()
         site.check_open("add_folder()")
-        site.bundle.declarations.add_folder(folder, base, include_hidden)
+        site.bundle.declarations.add_folder(folder, base, include_hidden, follow_symlinks)
 
     def add_excluded_urls(self, *urls: str) -> None:
         """Exclude every tracked URL that starts with one of these prefixes.
@@ -280,14 +286,18 @@ def _prefix() -> str:
 
 
 def _response(app: Quart, reply: Reply) -> Response:
-    response = app.response_class(reply.body, status=reply.status, headers=dict(reply.headers))
-    if reply.status == 200 and not reply.body:  # HEAD: keep GET's Content-Length
-        response.headers["Content-Length"] = dict(reply.headers)["Content-Length"]
+    headers = dict(reply.headers)
+    if reply.body or reply.status != 200:
+        # Quart sets Content-Length from the body itself.
+        headers.pop("Content-Length", None)
+        return app.response_class(reply.body, status=reply.status, headers=headers)
+    response = app.response_class(b"", status=200, headers=headers)
+    response.headers["Content-Length"] = headers["Content-Length"]  # HEAD: GET's length
     return response
 
 
 def _artifact_view(site: Site, name: ArtifactName) -> Any:
-    async def view() -> Response:
+    async def view(**_host: str) -> Response:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         prefix = _prefix()
         try:

@@ -8,7 +8,7 @@ factories and test suites).
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import jinja2
@@ -93,8 +93,58 @@ async def _app_context(app: Quart) -> AsyncIterator[object]:
 
 @asynccontextmanager
 async def _lifespan(app: Quart) -> AsyncIterator[object]:
-    await app.startup()
+    await _startup(app)
     try:
         yield app
     finally:
         await app.shutdown()
+
+
+class _Watched:
+    """A ``while_serving`` generator that notes whether Quart started it.
+
+    Quart only ever calls ``__anext__`` on these; equality with the
+    generator keeps ``gen in app.while_serving_gens`` working meanwhile.
+    """
+
+    def __init__(self, gen: AsyncGenerator[None, None]) -> None:
+        self.gen = gen
+        self.started = False
+
+    def __anext__(self) -> Awaitable[None]:
+        self.started = True
+        return self.gen.__anext__()
+
+    def __eq__(self, other: object) -> bool:
+        return other is self or other is self.gen
+
+    def __hash__(self) -> int:
+        return hash(self.gen)
+
+
+async def _startup(app: Quart) -> None:
+    """``app.startup()``, and the shutdown of what started if it fails part of the way.
+
+    Quart itself skips the shutdown then. Its startup runs every
+    ``before_serving`` function, then each ``while_serving`` generator up to
+    its ``yield``; the shutdown runs the started generators on from there and
+    every ``after_serving`` function. Generators that never started are left
+    out (running them now would start them).
+    """
+    every = list(app.while_serving_gens)
+    app.while_serving_gens = [_Watched(gen) for gen in every]  # type: ignore[misc]
+    try:
+        await app.startup()
+    except BaseException:
+        # (A generator added during the startup, like ours, is taken as unstarted.)
+        app.while_serving_gens = [
+            gen.gen for gen in app.while_serving_gens if isinstance(gen, _Watched) and gen.started
+        ]
+        try:
+            await app.shutdown()
+        finally:
+            app.while_serving_gens = every
+        raise
+    app.while_serving_gens = [
+        gen.gen if isinstance(gen, _Watched) else gen for gen in app.while_serving_gens
+    ]

@@ -30,6 +30,7 @@ __all__ = [
     "render_template",
     "sw_context",
     "sw_registration",
+    "template_source",
 ]
 
 PACKAGE_TEMPLATES = jinja2.Environment(
@@ -115,6 +116,26 @@ def load_template(env: jinja2.Environment | None, name: str, key: str) -> jinja2
             f"The template {name!r} ({key}) has a syntax error at line {error.lineno}: "
             f"{error.message}. Fix the template."
         ) from error
+
+
+def template_source(env: jinja2.Environment | None, name: str, key: str) -> str:
+    """The source text of the template :func:`load_template` would load.
+
+    Raises:
+        TemplateError: the template is missing everywhere.
+    """
+    for candidate in (env, PACKAGE_TEMPLATES):
+        if candidate is None or candidate.loader is None:
+            continue
+        try:
+            source, _, _ = candidate.loader.get_source(candidate, name)
+            return source
+        except jinja2.TemplateNotFound:
+            continue
+    raise TemplateError(
+        f"{key} is {name!r}, but no template of that name exists in the app's "
+        "template folders. Create it or remove the setting to use the default."
+    )
 
 
 async def render_template(template: jinja2.Template, context: Mapping[str, Any], key: str) -> str:

@@ -18,16 +18,20 @@ import contextvars
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import jinja2
 
-from .build import check_fresh, has_build, read_build
+from .build import check_contents, check_fingerprint, check_fresh, has_build, read_build
 from .bundle import Bundle, Snapshot
 from .collect import Declarations
 from .config import Settings
 from .digest import Progress
+from .entries import FileEntry
 from .errors import FinalizedError
+from .filehash import hash_files
+from .fingerprint import fingerprint
 from .host import Host
 from .render import (
     Listing,
@@ -208,9 +212,12 @@ class Site:
     # -- computing -------------------------------------------------------------
 
     async def snapshot(self) -> Snapshot:
-        """The frozen snapshot, or a fresh one computed now."""
+        """The frozen snapshot (waiting for a finalize under way), or one computed now."""
         if self._frozen is not None:
             return self._frozen.snapshot
+        task = self._freezing
+        if task is not None and not task.done() and _reusable(task):
+            return (await asyncio.shield(task)).snapshot
         snapshot = await self.bundle.current(self.host.render)
         if self._frozen is not None:  # finalized while we computed: that one wins
             return self._frozen.snapshot
@@ -262,14 +269,30 @@ class Site:
         assert self.build_dir is not None
         command = self.settings.names.build_command
         build = await read_build(self.build_dir, list(self.urls), command)
+        current = await asyncio.to_thread(self.fingerprint)
+        check_fingerprint(self.build_dir, build, current, self.settings.names.name, command)
         entries = await self.bundle.collect()
-        await asyncio.to_thread(check_fresh, self.build_dir, build, entries, command)
+        by_size = self.settings.build_check == "size"
+        await asyncio.to_thread(
+            partial(check_fresh, self.build_dir, build, entries, command, sizes=by_size)
+        )
+        if not by_size:
+            # A same-size edit after the build would otherwise be served under
+            # the old revision: browsers would keep the new bytes under the
+            # old version and never update. Hashing files costs no renders.
+            files = [entry for entry in entries if isinstance(entry, FileEntry)]
+            results = await hash_files([entry.path for entry in files])
+            check_contents(self.build_dir, build, files, results, command)
         artifacts = {
             name: await asyncio.to_thread(Artifact.of, name, build.artifacts[name])
             for name in self.urls
         }
         tracked = await asyncio.to_thread(Tracked, build.snapshot.urls)
         return Frozen(build.snapshot, artifacts, tracked)
+
+    def fingerprint(self) -> dict[str, str]:
+        """What in the settings and templates shapes the artifacts (reads templates)."""
+        return fingerprint(self.settings, self.host.templates())
 
     # -- artifacts -------------------------------------------------------------
 

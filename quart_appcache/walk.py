@@ -1,10 +1,15 @@
 """Walking a declared folder into file entries.
 
 Names are sorted, so every host lists the same files in the same order: a
-folder's files first, then its subfolders, depth first. Symbolic links are
-followed, each directory is walked once (no symlink loop can hang it), dot
-files are left out unless asked for, and anything that is not a regular file
-(a FIFO, a socket, a device) is skipped with a warning, never opened.
+folder's files first, then its subfolders, depth first. The walk is
+iterative, so any depth works. Symbolic links whose target lies inside the
+declared folder are followed; a link that leads out of it (``static/up ->
+..``) is skipped with a warning naming it, so the app's own source never
+lands in a public manifest, unless the folder was added with
+``follow_symlinks=True``. Each directory is walked once (no symlink loop can
+hang it), dot files are left out unless asked for, and anything that is not a
+regular file (a FIFO, a socket, a device) is skipped with a warning, never
+opened.
 
 In debug mode a :class:`ListingCache` keeps each folder's listing with the
 folder's own stamp: a folder whose mtime and ctime have not moved (adding,
@@ -65,6 +70,8 @@ class _Walk:
     excluded: tuple[str, ...]
     warn: Callable[[str], None]
     listings: dict[str, _Listing] | None
+    # The folder's real path, with a separator, when links must stay inside it.
+    inside: str | None = None
     seen: set[tuple[int, int]] = field(default_factory=set)
     found: list[FileEntry] = field(default_factory=list)
 
@@ -88,21 +95,27 @@ def walk_folder(
         FileReadError: a folder could not be listed, or holds a broken link.
     """
     listings = cache.for_folder(folder, excluded) if cache is not None else None
-    walk = _Walk(folder, excluded, warn, listings)
-    _walk(folder.path, folder.base.rstrip("/") + "/", walk)
+    inside = None if folder.follow_symlinks else os.path.join(os.path.realpath(folder.path), "")
+    walk = _Walk(folder, excluded, warn, listings, inside)
+    # Depth first, a folder's files before its subfolders, without recursion.
+    pending = [(folder.path, folder.base.rstrip("/") + "/")]
+    while pending:
+        directory, prefix = pending.pop()
+        listing = _listing(directory, prefix, walk)
+        if listing is not None:
+            walk.found.extend(listing.files)
+            pending.extend(reversed(listing.folders))
     return walk.found
 
 
-def _walk(directory: str, prefix: str, walk: _Walk) -> None:
-    # Plain recursion appending to one list: generators nested per folder
-    # level cost more than the stat calls on a 5,000-file tree.
+def _listing(directory: str, prefix: str, walk: _Walk) -> _Listing | None:
     try:
         st = os.stat(directory)
     except FileNotFoundError:
-        return  # deleted while we walked
+        return None  # deleted while we walked
     key = (st.st_dev, st.st_ino)
     if key in walk.seen:
-        return  # a symlink loop, or a directory reached twice
+        return None  # a symlink loop, or a directory reached twice
     walk.seen.add(key)
     stamp = (st.st_mtime_ns, st.st_ctime_ns)
     listing = walk.listings.get(directory) if walk.listings is not None else None
@@ -110,9 +123,7 @@ def _walk(directory: str, prefix: str, walk: _Walk) -> None:
         listing = _list(directory, prefix, stamp, walk)
         if walk.listings is not None:
             walk.listings[directory] = listing
-    walk.found.extend(listing.files)
-    for path, url in listing.folders:
-        _walk(path, url, walk)
+    return listing
 
 
 def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _Listing:
@@ -135,6 +146,14 @@ def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _
         url = prefix + encode_segment(name, path=child.path)
         if excluded and url.startswith(excluded):
             continue
+        if walk.inside is not None and child.is_symlink() and _leaves(child.path, walk.inside):
+            walk.warn(
+                f"quart_appcache skips {child.path!r}: it is a symbolic link to "
+                f"{os.readlink(child.path)!r}, outside {walk.folder.path!r}, and following it "
+                "could publish files never meant to be served. Move the target into the "
+                "folder, or add the folder with add_folder(..., follow_symlinks=True)."
+            )
+            continue
         # DirEntry answers is_file()/is_dir() from the listing itself; only
         # symbolic links cost a stat here.
         if child.is_file():
@@ -155,3 +174,9 @@ def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _
                 "(a FIFO, socket or device), and reading it could hang."
             )
     return _Listing(stamp, listed_at, files, folders)
+
+
+def _leaves(link: str, inside: str) -> bool:
+    """Whether the symbolic link ``link`` resolves to somewhere outside ``inside``."""
+    target = os.path.realpath(link)
+    return not os.path.join(target, "").startswith(inside)

@@ -18,6 +18,7 @@ from quart_appcache import (
     NotAFolderError,
     NotInitializedError,
 )
+from quart_appcache.filehash import revision_of
 
 from .conftest import AppFactory, write
 
@@ -102,14 +103,24 @@ async def test_renaming_a_url_changes_version(make_app: AppFactory) -> None:
     assert (await appcache.hash())[0] != first
 
 
-async def test_same_content_gives_same_version_across_apps(make_app: AppFactory) -> None:
-    _app1, cache1 = make_app()
-    cache1.add_urls("/", "/offline")
-    cache1.add_folder("static")
-    _app2, cache2 = make_app()
-    cache2.add_urls("/", "/offline")
-    cache2.add_folder("static")
-    assert (await cache1.hash())[0] == (await cache2.hash())[0]
+async def test_same_content_gives_same_version_across_apps(tmp_path: Path) -> None:
+    # Two copies of the tree in different folders: paths on disk never count.
+    versions = []
+    for name in ("one", "elsewhere/two"):
+        root = tmp_path / name
+        write(root / "static" / "app.js", "console.log('app');\n")
+        write(root / "static" / "css" / "app.css", "body {}\n")
+        app = Quart(__name__, root_path=str(root))
+
+        @app.route("/")
+        async def index() -> str:
+            return "home"
+
+        appcache = Appcache(app)
+        appcache.add_urls("/")
+        appcache.add_folder("static")
+        versions.append(await appcache.hash())
+    assert versions[0][0] == versions[1][0]
 
 
 async def test_version_does_not_depend_on_completion_order(make_app: AppFactory) -> None:
@@ -180,13 +191,58 @@ async def test_finalize_freezes_version_and_declarations(make_app: AppFactory) -
         appcache.add_urls("/")
 
 
-async def test_finalize_twice_is_a_no_op(make_app: AppFactory) -> None:
-    _app, appcache = make_app()
-    appcache.add_urls("/")
-    await appcache.finalize()
+async def test_finalize_twice_at_once_renders_once(make_app: AppFactory) -> None:
+    app, appcache = make_app()
+    renders: list[int] = []
+
+    @app.route("/counted")
+    async def counted() -> str:
+        renders.append(1)
+        await asyncio.sleep(0.05)
+        return "counted"
+
+    appcache.add_urls("/counted")
+    await asyncio.gather(appcache.finalize(), appcache.finalize(), appcache.finalize())
+    assert renders == [1]
     first = await appcache.hash()
     await appcache.finalize()
+    assert renders == [1]
     assert await appcache.hash() == first
+
+
+async def test_finalize_during_a_debug_computation_wins(make_app: AppFactory) -> None:
+    # A debug computation gated inside a view finishes after finalize(): its
+    # late result must not replace what finalize froze.
+    app, appcache = make_app(debug=True)
+    gate = asyncio.Event()
+    first_render = asyncio.Event()
+    bodies: list[str] = []
+
+    @app.route("/gated")
+    async def gated() -> str:
+        bodies.append(f"render {len(bodies) + 1}")
+        body = bodies[-1]
+        if body == "render 1":
+            first_render.set()
+            await gate.wait()
+        return body
+
+    appcache.add_urls("/gated")
+    debug = asyncio.ensure_future(appcache.hash())
+    await first_render.wait()
+    finalizing = asyncio.ensure_future(appcache.finalize())
+    await asyncio.sleep(0)  # finalize() has started
+    with pytest.raises(FinalizedError):  # no declaration while it runs
+        appcache.add_urls("/offline")
+    frozen = await appcache.hash()  # waits for the finalize under way
+    await finalizing
+    gate.set()
+    assert await debug == frozen  # the late computation answers with the frozen state
+    assert await appcache.hash() == frozen
+    assert await appcache.entries() == [("/gated", revision_of(b"render 2"))]
+    assert appcache.urls == ("/gated",)
+    manifest = await (await app.test_client().get("/manifest.appcache")).get_data()
+    assert f"# version {frozen[0]}".encode() in manifest
 
 
 async def test_hash_of_an_empty_bundle_is_defined(make_app: AppFactory) -> None:

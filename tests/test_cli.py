@@ -171,3 +171,64 @@ def test_real_quart_subprocess_builds_the_example(tmp_path: Path) -> None:
     assert failing.returncode == 1
     assert "Error: Cannot cache '/nope': the app answered 404" in failing.stderr
     assert "Traceback" not in failing.stderr
+
+
+def test_a_plain_exception_at_startup_is_one_line_and_the_shutdown_runs(
+    make_app: AppFactory,
+) -> None:
+    app = cli_app(make_app)
+    events: list[str] = []
+
+    @app.while_serving
+    async def pool():  # type: ignore[no-untyped-def]
+        events.append("pool open")
+        yield
+        events.append("pool closed")
+
+    @app.while_serving
+    async def broken():  # type: ignore[no-untyped-def]
+        raise Exception("the database is down")
+        yield
+
+    @app.while_serving
+    async def never():  # type: ignore[no-untyped-def]
+        events.append("never started")
+        yield
+
+    @app.after_serving
+    async def closed() -> None:
+        events.append("after serving")
+
+    result = app.test_cli_runner().invoke(args=["appcache", "show"])
+    assert result.exit_code == 1
+    assert "Error: Exception: the database is down (run again with --traceback" in result.output
+    assert "Traceback" not in result.output
+    assert events == ["pool open", "pool closed", "after serving"]
+
+
+def test_a_view_raising_a_plain_exception_is_one_line(make_app: AppFactory) -> None:
+    app = cli_app(make_app)
+    events: list[str] = []
+
+    @app.route("/boom")
+    async def boom() -> str:
+        raise Exception("no rows")
+
+    @app.after_serving
+    async def closed() -> None:
+        events.append("after serving")
+
+    from quart_appcache import get_appcache
+
+    get_appcache(app).add_urls("/boom")
+    result = app.test_cli_runner().invoke(args=["appcache", "build", "-o", "x"])
+    assert result.exit_code == 1
+    assert "Error: Cannot cache '/boom': the app answered 500 after the view raised Exception" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert events == ["after serving"]
+    traced = app.test_cli_runner().invoke(args=["appcache", "show", "--traceback"])
+    assert traced.exit_code == 1
+    assert isinstance(traced.exception, Exception)
+    assert "/boom" in str(traced.exception)

@@ -15,9 +15,9 @@ from quart_appcache.collect import Declarations, FileEntry, ViewEntry, collect
 from .conftest import write
 
 
-def declare(root: Path, **folder: object) -> Declarations:
+def declare(root: Path, **folder: bool) -> Declarations:
     declarations = Declarations(root_path=str(root))
-    declarations.add_folder(root, "/static", bool(folder.get("include_hidden", False)))
+    declarations.add_folder(root, "/static", **folder)
     return declarations
 
 
@@ -89,15 +89,57 @@ def test_symlink_loop_is_walked_once(tmp_path: Path) -> None:
     assert urls(declare(tmp_path)) == ["/static/a/x.js"]
 
 
-def test_symlinked_file_and_folder_are_followed(tmp_path: Path) -> None:
+def test_links_out_of_the_folder_are_skipped_unless_asked_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     outside = tmp_path / "outside"
     write(outside / "lib" / "l.js", "lib")
     write(outside / "one.js", "one")
     root = tmp_path / "static"
-    root.mkdir()
+    write(root / "own.js", "own")
     os.symlink(outside / "lib", root / "lib")
     os.symlink(outside / "one.js", root / "one.js")
-    assert urls(declare(root)) == ["/static/one.js", "/static/lib/l.js"]
+    with caplog.at_level(logging.WARNING, logger="quart_appcache"):
+        assert urls(declare(root)) == ["/static/own.js"]
+    for link in ("lib", "one.js"):
+        assert f"skips {str(root / link)!r}: it is a symbolic link to" in caplog.text
+    assert "follow_symlinks=True" in caplog.text
+    assert urls(declare(root, follow_symlinks=True)) == [
+        "/static/one.js",
+        "/static/own.js",
+        "/static/lib/l.js",
+    ]
+
+
+def test_links_inside_the_folder_are_followed(tmp_path: Path) -> None:
+    write(tmp_path / ".src" / "css" / "app.css", "css")  # hidden, so not listed itself
+    write(tmp_path / "app.js", "js")
+    os.symlink(tmp_path / ".src" / "css", tmp_path / "styles")  # a folder, absolute
+    os.symlink("app.js", tmp_path / "main.js")  # a file, relative
+    assert urls(declare(tmp_path)) == [
+        "/static/app.js",
+        "/static/main.js",
+        "/static/styles/app.css",
+    ]
+
+
+def test_a_folder_1000_levels_deep_is_walked(tmp_path: Path) -> None:
+    depth = 1000
+    root = tmp_path / "deep"
+    folders = [root]
+    for _ in range(depth):
+        folders.append(folders[-1] / "d")
+    for folder in folders:  # os.makedirs recurses too
+        os.mkdir(folder)
+    (folders[-1] / "bottom.js").write_text("bottom")
+    try:
+        assert urls(declare(root)) == ["/static" + "/d" * depth + "/bottom.js"]
+    finally:
+        # pytest's own clean-up of old temp folders recurses and would crash
+        # on this tree: take it apart from the bottom up, without recursion.
+        os.unlink(folders[-1] / "bottom.js")
+        for folder in reversed(folders):
+            os.rmdir(folder)
 
 
 def test_broken_symlink_is_a_clear_error(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,25 @@ async def test_get_appcache_is_the_typed_accessor(tmp_path: Path) -> None:
     bare = Quart(__name__)
     with pytest.raises(RuntimeError, match="has no Appcache"):
         get_appcache(bare)
+
+
+async def test_an_app_nobody_references_is_freed(tmp_path: Path) -> None:
+    def serve_once(root: Path) -> weakref.ref[Quart]:
+        app = create_app(root, "gone")
+        return weakref.ref(app)
+
+    ref = serve_once(tmp_path / "one")
+    async with create_app(tmp_path / "two", "kept").app_context():
+        await appcache.hash()  # the module-level Appcache lives on and is used
+    gc.collect()
+    assert ref() is None
+
+
+async def test_a_used_app_is_freed_too(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "one", "used")
+    async with app.test_app() as test_app:
+        assert (await test_app.test_client().get("/manifest.appcache")).status_code == 200
+    ref = weakref.ref(app)
+    del app, test_app
+    gc.collect()
+    assert ref() is None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from .conftest import AppFactory
+from .conftest import AppFactory, write
 
 
 @pytest.mark.parametrize(
@@ -42,10 +44,56 @@ async def test_other_routes_keep_their_headers(make_app: AppFactory) -> None:
 
 async def test_excluded_and_hidden_files_keep_their_headers(make_app: AppFactory) -> None:
     app, appcache = make_app()
+    static = Path(app.root_path) / "static"
+    write(static / ".hidden.js", "hidden")
+    write(static / ".well-known" / "assetlinks.json", "{}")
     appcache.add_folder("static")
     appcache.add_excluded_urls("/static/css")
-    response = await app.test_client().get("/static/css/app.css")
-    assert "must-revalidate" not in response.headers.get("Cache-Control", "")
+    client = app.test_client()
+    for url in ("/static/css/app.css", "/static/.hidden.js", "/static/.well-known/assetlinks.json"):
+        response = await client.get(url)
+        assert response.status_code == 200, url
+        assert "must-revalidate" not in response.headers.get("Cache-Control", ""), url
+    assert "must-revalidate" in (await client.get("/static/app.js")).headers["Cache-Control"]
+
+
+async def test_an_encoded_query_matches_its_declaration(make_app: AppFactory) -> None:
+    app, appcache = make_app()
+
+    @app.route("/search")
+    async def search() -> str:
+        from quart import request
+
+        return request.args.get("q", "")
+
+    appcache.add_urls("/search?q=ü")
+    client = app.test_client()
+    # Browsers send the query encoded; it was declared decoded.
+    found = await client.get("/search?q=%C3%BC")
+    assert await found.get_data() == "ü".encode()
+    assert "must-revalidate" in found.headers["Cache-Control"]
+    other = await client.get("/search?q=x")
+    assert "Cache-Control" not in other.headers
+
+
+async def test_a_folder_at_the_root_does_not_make_every_route_tracked(
+    make_app: AppFactory,
+) -> None:
+    app, appcache = make_app()
+
+    @app.route("/api/items")
+    async def items():  # type: ignore[no-untyped-def]
+        return "[]", 200, {"Cache-Control": "max-age=60", "Expires": "Thu, 01 Jan 2099"}
+
+    appcache.add_folder("static", base="/")
+    assert "/app.js" in appcache.urls
+    client = app.test_client()
+    api = await client.get("/api/items")
+    assert api.headers["Cache-Control"] == "max-age=60"
+    assert api.headers["Expires"] == "Thu, 01 Jan 2099"
+    missing = await client.get("/nothing-here")
+    assert missing.status_code == 404
+    assert "must-revalidate" not in missing.headers.get("Cache-Control", "")
 
 
 async def test_manifest_is_no_cache(make_app: AppFactory) -> None:

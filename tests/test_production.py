@@ -29,7 +29,9 @@ async def build(app: Quart) -> None:
     assert result.exit_code == 0, result.output
 
 
-async def test_startup_serves_the_build_as_it_is(make_app: AppFactory, tmp_path: Path) -> None:
+async def test_startup_serves_the_build_as_it_is(
+    make_app: AppFactory, tmp_path: Path, opened: list[str]
+) -> None:
     app, _appcache = built_app(make_app, tmp_path)
     await build(app)
     built = {
@@ -37,10 +39,15 @@ async def test_startup_serves_the_build_as_it_is(make_app: AppFactory, tmp_path:
     }
     record = json.loads((tmp_path / "build" / RECORD).read_text())
     fresh, fresh_cache = built_app(make_app, tmp_path)  # (re-creates the app's files first)
-    # Same URLs and sizes, other bytes: a build is served as it is, not recomputed.
-    script = Path(app.root_path) / "static" / "app.js"
-    script.write_text(script.read_text().replace("app", "APP"))
-    assert "APP" in script.read_text()
+    renders: list[str] = []
+
+    @fresh.before_request
+    async def count() -> None:
+        from quart import request
+
+        renders.append(request.path)
+
+    opened.clear()
     async with fresh.test_app() as test_app:
         client = test_app.test_client()
         assert (
@@ -48,6 +55,60 @@ async def test_startup_serves_the_build_as_it_is(make_app: AppFactory, tmp_path:
         )
         assert await (await client.get("/sw.js")).get_data() == built["sw.js"]
         assert await fresh_cache.hash() == (record["version"], record["updated"])
+    # The files were hashed to check the build; no view was rendered.
+    assert sorted(opened) == ["app.css", "app.js"]
+    assert renders == ["/manifest.appcache", "/sw.js"]
+
+
+async def test_a_same_size_edit_after_the_build_is_refused(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    app, _ = built_app(make_app, tmp_path)
+    await build(app)
+    script = Path(app.root_path) / "static" / "app.js"
+    stale, _ = built_app(make_app, tmp_path)  # (re-creates the app's files first)
+    script.write_text(script.read_text().replace("app", "APP"))  # same size, other bytes
+    with pytest.raises(BuildError, match=r"stale: the content of '/static/app.js' changed"):
+        await stale.startup()
+    # APPCACHE_BUILD_CHECK = "size" trusts sizes, for trees too big to hash at every start.
+    cheap, cheap_cache = built_app(make_app, tmp_path, APPCACHE_BUILD_CHECK="size")
+    script.write_text(script.read_text().replace("app", "APP"))
+    async with cheap.test_app():
+        record = json.loads((tmp_path / "build" / RECORD).read_text())
+        assert (await cheap_cache.hash())[0] == record["version"]
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ({"APPCACHE_NETWORK": ["/api/"]}, "APPCACHE_NETWORK"),
+        ({"APPCACHE_FALLBACK": {"/": "/offline"}}, "APPCACHE_FALLBACK"),
+        ({"APPCACHE_SW_SKIP_WAITING": True}, "APPCACHE_SW_SKIP_WAITING"),
+        ({"template": "sw.js"}, "APPCACHE_SW_TEMPLATE"),
+    ],
+)
+async def test_a_build_made_under_other_settings_is_refused(
+    make_app: AppFactory, tmp_path: Path, change: dict[str, object], setting: str
+) -> None:
+    app, _ = built_app(make_app, tmp_path)
+    await build(app)
+    config = {k: v for k, v in change.items() if k.startswith("APPCACHE_")}
+    changed, _ = built_app(make_app, tmp_path, **config)
+    if "template" in change:  # the app's own worker template now wins over the packaged one
+        write(Path(changed.root_path) / "templates" / "sw.js", "// mine {{ version }}\n")
+    with pytest.raises(
+        BuildError, match=rf"stale: it was made with {setting} = .*but the app now has"
+    ):
+        await changed.startup()
+
+
+async def test_build_check_setting_is_checked(make_app: AppFactory) -> None:
+    from quart_appcache import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"APPCACHE_BUILD_CHECK is 'fast'; give 'content' or 'size'"
+    ):
+        make_app(APPCACHE_BUILD_CHECK="fast")
 
 
 async def test_debug_ignores_builds(make_app: AppFactory, tmp_path: Path) -> None:
@@ -74,7 +135,8 @@ async def test_without_a_build_startup_computes(make_app: AppFactory, tmp_path: 
     [
         ("add", r"new since the build: '/static/added.js'"),
         ("remove", r"gone since the build: '/static/app.js'"),
-        ("resize", r"changed size since the build: '/static/app.js'"),
+        ("resize", r"the content of '/static/app.js' changed since the build"),
+        ("resize-size", r"changed size since the build: '/static/app.js'"),
     ],
 )
 async def test_stale_build_is_refused_at_startup(
@@ -82,7 +144,9 @@ async def test_stale_build_is_refused_at_startup(
 ) -> None:
     app, _ = built_app(make_app, tmp_path)
     await build(app)
-    stale, _ = built_app(make_app, tmp_path)  # (re-creates the app's files first)
+    check = "size" if change.endswith("-size") else "content"
+    # (re-creates the app's files first)
+    stale, _ = built_app(make_app, tmp_path, APPCACHE_BUILD_CHECK=check)
     static = Path(app.root_path) / "static"
     if change == "add":
         write(static / "added.js", "x")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +247,24 @@ async def test_user_templates_win_over_the_packaged_ones(tmp_path: Path) -> None
         text = (await http.get("/manifest.appcache")).text
     # (Jinja drops the trailing newline unless the environment keeps it.)
     assert text == f"CACHE MANIFEST\n# mine {(await appcache.hash())[0]}"
+
+
+async def test_an_app_nobody_references_is_freed(tmp_path: Path) -> None:
+    appcache = Appcache(base_dir=tmp_path)  # module-level, shared by an app factory
+
+    async def serve_once() -> weakref.ref[Starlette]:
+        async def page(request: Request) -> PlainTextResponse:
+            return PlainTextResponse("page")
+
+        app = Starlette(routes=[Route("/", page)])
+        appcache.init_app(app)
+        appcache.add_urls("/")
+        async with client(app) as http:
+            assert (await http.get("/manifest.appcache")).status_code == 200
+        return weakref.ref(app)
+
+    ref = await serve_once()
+    gc.collect()
+    assert ref() is None
+    with pytest.raises(NotInitializedError, match="garbage-collected"):
+        appcache.add_urls("/")

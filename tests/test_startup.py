@@ -128,3 +128,29 @@ async def test_a_route_added_later_on_the_manifest_url_fails_startup(make_app: A
 
     with pytest.raises(ConfigError, match=r"APPCACHE_URL is '/manifest.appcache'.*'mine'"):
         await app.startup()
+
+
+async def test_a_host_matching_app_starts_and_serves_the_artifacts(tmp_path: Path) -> None:
+    from quart import Quart
+
+    from quart_appcache import Appcache
+
+    app = Quart(__name__, root_path=str(tmp_path), host_matching=True, static_host="example.org")
+    app.config["APPCACHE_URL_BASE"] = "http://example.org"
+
+    @app.route("/", host="example.org")
+    async def index() -> str:
+        return "home"
+
+    appcache = Appcache(app)
+    appcache.add_urls("/")
+    await app.startup()  # no false route clash
+    try:
+        assert appcache.site().frozen is not None
+        client = app.test_client()
+        for host in ("example.org", "other.example"):
+            response = await client.get("/manifest.appcache", headers={"Host": host})
+            assert response.status_code == 200, host
+            assert b"\n/\n" in await response.get_data()
+    finally:
+        await app.shutdown()

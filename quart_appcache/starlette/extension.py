@@ -50,7 +50,8 @@ class Appcache:
             ``appcache_manifest_url()`` and ``appcache_sw_script()`` globals,
             and whose templates win over the packaged manifest and worker.
         url, template, url_base, fallback, network, finalize, fetch_timeout,
-        precache_url, sw_url, sw_template, sw_skip_waiting, build_dir: the
+        precache_url, sw_url, sw_template, sw_skip_waiting, build_dir,
+        build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see the
             README's table); ``build_dir=None`` reads no build at startup.
         debug: debug mode (stay live, never finalize at startup); default
@@ -80,6 +81,7 @@ class Appcache:
         sw_template: str = DEFAULTS["APPCACHE_SW_TEMPLATE"],
         sw_skip_waiting: bool = False,
         build_dir: str | os.PathLike[str] | None = None,
+        build_check: str = DEFAULTS["APPCACHE_BUILD_CHECK"],
         debug: bool | None = None,
         base_dir: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -96,6 +98,7 @@ class Appcache:
             "APPCACHE_SW_TEMPLATE": sw_template,
             "APPCACHE_SW_SKIP_WAITING": sw_skip_waiting,
             "APPCACHE_BUILD_DIR": build_dir,
+            "APPCACHE_BUILD_CHECK": build_check,
         }
         if debug is not None and not isinstance(debug, bool):
             raise ConfigError(f"Appcache(debug=...) is {debug!r}; give True, False or None.")
@@ -193,7 +196,9 @@ class Appcache:
         site.check_open("add_static()")
         mount = find_static(self._app(), name)
         for directory in mount.directories:
-            site.bundle.declarations.add_folder(directory, mount.path, False)
+            site.bundle.declarations.add_folder(
+                directory, mount.path, follow_symlinks=mount.follow_symlink
+            )
 
     def add_folder(
         self,
@@ -201,10 +206,13 @@ class Appcache:
         base: str = "/static",
         *,
         include_hidden: bool = False,
+        follow_symlinks: bool = False,
     ) -> None:
         """Track every file under ``folder``, served under the URL ``base``.
 
-        Relative folders resolve against ``base_dir``.
+        Relative folders resolve against ``base_dir``. Dot-files are left
+        out unless ``include_hidden``; symbolic links leading out of the
+        folder are skipped with a warning unless ``follow_symlinks``.
 
         Raises:
             FolderNotFoundError: ``folder`` is missing.
@@ -213,7 +221,7 @@ class Appcache:
         """
         site = self._site()
         site.check_open("add_folder()")
-        site.bundle.declarations.add_folder(folder, base, include_hidden)
+        site.bundle.declarations.add_folder(folder, base, include_hidden, follow_symlinks)
 
     def add_excluded_urls(self, *urls: str) -> None:
         """Exclude every tracked URL that starts with one of these prefixes.
