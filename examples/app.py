@@ -17,14 +17,19 @@ from quart_appcache import Appcache
 appcache = Appcache()
 
 
-def create_app() -> Quart:
-    """Build the example app (an app factory, as most Quart apps have)."""
+def create_app(**config: Any) -> Quart:
+    """Build the example app (an app factory, as most Quart apps have).
+
+    Args:
+        config: ``APPCACHE_*`` settings that override the example's own.
+    """
     app = Quart(__name__)
     app.config.update(
         APPCACHE_FALLBACK={"/": "/offline"},
         APPCACHE_NETWORK=["*"],
         APPCACHE_SW_SKIP_WAITING=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
     )
+    app.config.update(config)
     appcache.init_app(app)
 
     @app.context_processor

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, InvalidURLError
-from .urls import check_prefix, check_url
+from .urls import check_origin_prefix, check_prefix, check_url
 
 __all__ = ["DEFAULTS", "KeyNames", "Settings", "parse_url_base"]
 
@@ -234,6 +234,15 @@ def _network(value: object, key: str) -> tuple[str, ...]:
             "bare string is a common slip)."
         )
     try:
-        return tuple(item if item == "*" else check_prefix(item, source=key) for item in value)
+        return tuple(_network_entry(item, key) for item in value)
     except InvalidURLError as error:
         raise ConfigError(str(error)) from None
+
+
+def _network_entry(item: object, key: str) -> str:
+    # '*', a path prefix of this app, or an absolute URL prefix of any origin.
+    if item == "*":
+        return "*"
+    if isinstance(item, str) and "://" in item:
+        return check_origin_prefix(item, source=key)
+    return check_prefix(item, source=key)

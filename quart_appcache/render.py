@@ -54,7 +54,8 @@ class Listing:
         updated: when it was first seen (ISO 8601).
         revisions: the entries, URLs prefixed.
         fallback: FALLBACK prefix -> fallback URL, both prefixed.
-        network: NETWORK entries, prefixed (``*`` stays as it is).
+        network: NETWORK entries, paths prefixed (``*`` and other origins'
+            URL prefixes stay as they are).
         scope: the service worker's scope (``/`` or ``/app/``).
     """
 
@@ -78,7 +79,9 @@ class Listing:
             updated=snapshot.updated,
             revisions=revisions,
             fallback={prefix + key: prefix + url for key, url in settings.fallback.items()},
-            network=tuple(item if item == "*" else prefix + item for item in settings.network),
+            network=tuple(
+                prefix + item if item.startswith("/") else item for item in settings.network
+            ),
             scope=prefix + "/",
         )
 

@@ -15,7 +15,15 @@ from urllib.parse import unquote
 
 from .errors import InvalidURLError
 
-__all__ = ["check_prefix", "check_url", "encode_path", "encode_segment", "listed_key", "url_prefix"]
+__all__ = [
+    "check_origin_prefix",
+    "check_prefix",
+    "check_url",
+    "encode_path",
+    "encode_segment",
+    "listed_key",
+    "url_prefix",
+]
 
 # Characters a browser percent-encodes in a URL path, besides C0 controls,
 # space and everything outside ASCII (WHATWG URL standard, path percent-encode
@@ -106,6 +114,32 @@ def url_prefix(root_path: object) -> str:
         return ""
     path = root_path.strip("/")
     return "/" + encode_path(path) if path else ""
+
+
+def check_origin_prefix(prefix: str, *, source: str) -> str:
+    """Check an absolute URL prefix of any origin (a NETWORK entry like ``https://cdn.example/``).
+
+    Returns:
+        The prefix with scheme and host lower case, non-ASCII percent-encoded.
+
+    Raises:
+        InvalidURLError: it is not ``http(s)://host[/path]``, or has
+            whitespace or a fragment.
+    """
+    scheme, sep, rest = prefix.partition("://")
+    host, slash, path = rest.partition("/")
+    if (
+        not sep
+        or scheme.lower() not in ("http", "https")
+        or not host
+        or any(c.isspace() or c < " " for c in prefix)
+        or "#" in prefix
+    ):
+        raise InvalidURLError(
+            f"Cannot use {prefix!r} from {source}: an entry of another origin must be an "
+            "absolute URL prefix like 'https://cdn.example.com/', without a fragment."
+        )
+    return f"{scheme.lower()}://{host.lower()}{slash}{_canonical(path) if path else ''}"
 
 
 def _check(url: object, source: str, kind: str, *, allow_space: bool = False) -> str:

@@ -1,6 +1,7 @@
 // Runs a generated service worker in Node with stand-ins for the browser's
-// caches, fetch and events, and reports what it did as JSON.
-// Usage: node sw_harness.js <sw.js> <scenario.json>
+// caches, fetch, clients and events, and reports what it did as JSON.
+// Request, Response, Headers, URL and crypto are Node's own (the same APIs
+// as the browser's). Usage: node sw_harness.js <sw.js> <scenario.json>
 'use strict';
 const fs = require('fs');
 const vm = require('vm');
@@ -8,86 +9,126 @@ const vm = require('vm');
 const [swPath, scenarioPath] = process.argv.slice(2);
 const scenario = JSON.parse(fs.readFileSync(scenarioPath, 'utf8'));
 const ORIGIN = 'http://app.test';
+const urlOf = (key) => (typeof key === 'string' ? new URL(key, ORIGIN).href : key.url);
 
-class FakeResponse {
-  constructor(body, status = 200, type = 'basic') {
-    this.body = body; this.status = status; this.type = type; this.ok = status >= 200 && status < 300;
+// A cache keeps bodies as bytes, so every match gives a fresh Response.
+class FakeCache {
+  constructor() { this.entries = new Map(); }
+  async keys() { return [...this.entries.keys()].map((url) => new Request(url)); }
+  async match(key) {
+    const stored = this.entries.get(urlOf(key));
+    if (!stored) { return undefined; }
+    return new Response(stored.body, {status: stored.status, headers: stored.headers});
   }
-  static error() { return new FakeResponse(null, 0, 'error'); }
+  async put(key, response) {
+    const body = new Uint8Array(await response.arrayBuffer());
+    this.entries.set(urlOf(key), {status: response.status, headers: [...response.headers], body});
+  }
+  async delete(key) { return this.entries.delete(urlOf(key)); }
 }
 
-const store = new Map((scenario.cached || []).map((url) => [url, new FakeResponse('cached:' + url)]));
-const fetched = [];
-const cacheApi = {
-  async keys() { return [...store.keys()].map((url) => ({url})); },
-  async match(key) { return store.get(typeof key === 'string' ? key : key.url); },
-  async put(key, response) { store.set(key, response); },
-  async delete(request) { return store.delete(request.url); },
+const storage = new Map();
+const caches = {
+  async open(name) {
+    if (!storage.has(name)) { storage.set(name, new FakeCache()); }
+    return storage.get(name);
+  },
+  async has(name) { return storage.has(name); },
+  async delete(name) { return storage.delete(name); },
+  async keys() { return [...storage.keys()]; },
 };
+const CACHE_NAME = 'quart-appcache:' + ORIGIN + '/';
+for (const [name, urls] of Object.entries(scenario.caches || {'': scenario.cached || []})) {
+  const cache = new FakeCache();
+  for (const url of urls) {
+    cache.entries.set(url, {status: 200, headers: [['content-type', 'text/plain']],
+                            body: new TextEncoder().encode('cached:' + url)});
+  }
+  storage.set(name === '' ? CACHE_NAME : name, cache);
+}
+
+const fetched = [];
+async function fakeFetch(request) {
+  const url = typeof request === 'string' ? new URL(request, ORIGIN).href : request.url;
+  fetched.push({url, cache: request.cache, redirect: request.redirect, method: request.method});
+  if (scenario.offline) { throw new TypeError('Failed to fetch'); }
+  const path = new URL(url).pathname;
+  const status = (scenario.statuses || {})[path] || 200;
+  const body = (scenario.bodies || {})[path] || 'network:' + url;
+  return new Response(status === 204 ? null : body, {status});
+}
+
+// In a worker, relative URLs resolve against the worker's own location.
+class WorkerRequest extends Request {
+  constructor(input, init) {
+    super(typeof input === 'string' ? new URL(input, ORIGIN).href : input, init);
+  }
+}
+
 const listeners = {};
 const self = {
   location: new URL(ORIGIN + '/sw.js'),
-  registration: {scope: ORIGIN + '/'},
+  registration: {scope: ORIGIN + '/', installing: null, waiting: null},
   clients: {claim: async () => { self.claimed = true; }},
   skipWaiting: async () => { self.skipped = true; },
   addEventListener: (type, fn) => { listeners[type] = fn; },
 };
 const context = {
-  self,
-  URL,
-  Map,
-  Set,
-  Promise,
-  Error,
-  Math,
-  console,
-  encodeURIComponent,
-  Response: FakeResponse,
-  Request: class { constructor(url, init) { this.url = new URL(url, ORIGIN).href; Object.assign(this, init); } },
-  caches: {open: async () => cacheApi},
-  fetch: async (request) => {
-    const url = typeof request === 'string' ? request : request.url;
-    fetched.push({url, cache: request.cache, redirect: request.redirect});
-    if (scenario.offline) { throw new TypeError('Failed to fetch'); }
-    const status = (scenario.statuses || {})[new URL(url).pathname] || 200;
-    return new FakeResponse('network:' + url, status);
-  },
+  self, URL, Map, Set, Promise, Error, TypeError, Math, Number, String, JSON, Array, Object,
+  console, encodeURIComponent, decodeURIComponent, TextEncoder, Uint8Array,
+  Request: WorkerRequest, Response, Headers, crypto, caches, fetch: fakeFetch, setTimeout, clearTimeout,
 };
 vm.createContext(context);
 vm.runInContext(fs.readFileSync(swPath, 'utf8'), context, {filename: swPath});
 
+async function lifecycle(type) {
+  let promise;
+  listeners[type]({waitUntil: (p) => { promise = p; }});
+  await promise;
+}
+
+async function describe(response) {
+  if (response.type === 'error') { return 'error'; }
+  const body = await response.text();
+  if (response.status === 200) { return body; }
+  const range = response.headers.get('content-range');
+  return response.status + (range ? ' ' + range : '') + (body ? ' ' + body : '');
+}
+
 async function run() {
   const out = {};
   if (scenario.install) {
-    let promise;
-    listeners.install({waitUntil: (p) => { promise = p; }});
-    try { await promise; out.install = 'ok'; } catch (error) { out.install = 'failed: ' + error.message; }
+    try { await lifecycle('install'); out.install = 'ok'; } catch (error) {
+      out.install = 'failed: ' + error.message;
+    }
     out.skipped = Boolean(self.skipped);
   }
   if (scenario.activate) {
-    let promise;
-    listeners.activate({waitUntil: (p) => { promise = p; }});
-    await promise;
+    await lifecycle('activate');
     out.claimed = Boolean(self.claimed);
   }
   out.requests = [];
-  for (const request of scenario.requests || []) {
+  for (const spec of scenario.requests || []) {
+    const request = new Request(new URL(spec.url, ORIGIN).href, {
+      method: spec.method || 'GET',
+      headers: spec.headers || {},
+    });
+    Object.defineProperty(request, 'mode', {value: spec.mode || 'navigate'});
     let responded = null;
-    const event = {
-      request: {url: new URL(request.url, ORIGIN).href, method: request.method || 'GET', mode: 'navigate'},
-      respondWith: (p) => { responded = p; },
-    };
-    listeners.fetch(event);
+    listeners.fetch({request, respondWith: (p) => { responded = p; }});
     if (responded === null) { out.requests.push('untouched'); continue; }
     try {
-      const response = await responded;
-      out.requests.push(response.type === 'error' ? 'error' : response.body);
+      out.requests.push(await describe(await responded));
     } catch (error) {
       out.requests.push('throws');
     }
   }
   out.fetched = fetched;
-  out.cache = [...store.keys()].sort();
+  out.caches = {};
+  for (const [name, cache] of storage) {
+    out.caches[name === CACHE_NAME ? '' : name] = [...cache.entries.keys()].sort();
+  }
+  out.cache = out.caches[''] || [];
   process.stdout.write(JSON.stringify(out));
 }
 run().catch((error) => { console.error(error); process.exit(1); });

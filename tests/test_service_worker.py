@@ -106,14 +106,36 @@ async def test_script_changes_exactly_when_the_version_changes(site) -> None:  #
 
 
 async def test_install_precaches_everything_with_cache_reload(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    app, _, keys = site
+    app, appcache, keys = site
+    version, _ = await appcache.hash()
+    staging = f"quart-appcache:{ORIGIN}/:install:{version}"
     result = run_sw(await script(app, tmp_path), tmp_path, install=True)
     assert result["install"] == "ok"
     assert sorted(f["url"] for f in result["fetched"]) == sorted(ORIGIN + url for url in keys)
     assert {f["cache"] for f in result["fetched"]} == {"reload"}
     assert {f["redirect"] for f in result["fetched"]} == {"manual"}
-    assert result["cache"] == sorted(keys.values())
+    # Installed entries wait in a cache of their own until the version activates.
+    assert result["caches"] == {"": [], staging: sorted(keys.values())}
     assert result["skipped"] is False
+    activated = run_sw(await script(app, tmp_path), tmp_path, install=True, activate=True)
+    assert activated["caches"] == {"": sorted(keys.values())}
+
+
+async def test_a_failed_install_leaves_the_caches_as_they_were(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    # "/" and app.js are missing: "/" downloads fine, app.js fails the install.
+    kept = [key for url, key in keys.items() if url not in ("/", "/static/app.js")]
+    before = {"": kept, "other-app": ["x"]}
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        install=True,
+        caches=before,
+        statuses={"/static/app.js": 500},
+    )
+    assert result["install"].startswith("failed:")
+    assert f"{ORIGIN}/" in [f["url"] for f in result["fetched"]]
+    assert result["caches"] == {"": sorted(kept), "other-app": ["x"]}
 
 
 async def test_install_reuses_entries_cached_by_an_earlier_version(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -175,28 +197,95 @@ async def test_fetch_rules(site, tmp_path: Path) -> None:  # type: ignore[no-unt
     ]
 
 
+async def test_fallback_is_for_page_loads_only(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    requests = [
+        {"url": "/api/items", "mode": "cors"},  # a fetch() from a page
+        {"url": "/docs/style.css", "mode": "no-cors"},  # a stylesheet
+        {"url": "/docs/page", "mode": "navigate"},
+    ]
+    offline = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        cached=list(keys.values()),
+        requests=requests,
+        offline=True,
+    )
+    # Sub-resources go to the network untouched (and fail there), never the page's HTML.
+    assert offline["requests"] == ["untouched", "untouched", "cached:" + keys["/docs-offline"]]
+
+
+async def test_range_and_head_are_answered_from_the_precache(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    key = keys["/static/app.js"]
+    body = "cached:" + key
+    size = len(body)
+    requests = [
+        {"url": "/static/app.js", "headers": {"Range": "bytes=0-6"}},
+        {"url": "/static/app.js", "headers": {"Range": "bytes=7-"}},
+        {"url": "/static/app.js", "headers": {"Range": "bytes=-5"}},
+        {"url": "/static/app.js", "headers": {"Range": f"bytes={size}-"}},
+        {"url": "/static/app.js", "headers": {"Range": "bytes=0-1,4-5"}},
+        {"url": "/static/app.js", "method": "HEAD"},
+    ]
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        cached=list(keys.values()),
+        requests=requests,
+        offline=True,
+    )
+    assert result["requests"] == [
+        f"206 bytes 0-6/{size} cached:",
+        f"206 bytes 7-{size - 1}/{size} {body[7:]}",
+        f"206 bytes {size - 5}-{size - 1}/{size} {body[-5:]}",
+        f"416 bytes */{size}",
+        body,  # several ranges: the whole body, as HTTP allows
+        "",  # HEAD: the headers, no body
+    ]
+    assert result["fetched"] == []
+
+
 async def test_network_whitelist_fails_the_rest_as_appcache_did(
     make_app: AppFactory, tmp_path: Path
 ) -> None:
-    app, appcache = make_app(APPCACHE_NETWORK=["/api/"], APPCACHE_FALLBACK={"/docs/": "/offline"})
+    app, appcache = make_app(
+        APPCACHE_NETWORK=["/api/", "https://CDN.example/libs/"],
+        APPCACHE_FALLBACK={"/docs/": "/offline"},
+    )
     appcache.add_urls("/")
     sw = await script(app, tmp_path)
+    assert 'const NETWORK = ["/api/", "https://cdn.example/libs/"];' in sw.read_text()
     result = run_sw(
         sw,
         tmp_path,
         requests=[
             {"url": "/api/items"},
             {"url": "/other"},
-            {"url": "https://cdn.example/lib.js"},
+            {"url": "https://cdn.example/libs/lib.js"},
+            {"url": "https://cdn.example/other.js"},
+            {"url": "https://elsewhere.example/x.js"},
             {"url": "/docs/x"},
         ],
     )
     assert result["requests"] == [
         "untouched",
         "error",
+        "untouched",  # another origin that NETWORK names goes to the network
+        "error",
         "error",
         f"network:{ORIGIN}/docs/x",
     ]
+
+
+@pytest.mark.parametrize(
+    "entry", ["ftp://cdn.example/", "https://", "https://cdn.example/#x", "https://a b/"]
+)
+async def test_bad_network_origins_are_refused(make_app: AppFactory, entry: str) -> None:
+    from quart_appcache import ConfigError
+
+    with pytest.raises(ConfigError, match=r"APPCACHE_NETWORK.*absolute URL prefix"):
+        make_app(APPCACHE_NETWORK=[entry])
 
 
 async def test_skip_waiting_setting(make_app: AppFactory, tmp_path: Path) -> None:

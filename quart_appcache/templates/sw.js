@@ -9,12 +9,19 @@ const VERSION = {{ version }};
 const ENTRIES = {{ entries }};
 // [prefix, fallback URL] pairs, longest prefix first.
 const FALLBACK = {{ fallback }};
-// '*' lets every uncached request through; otherwise only these prefixes.
+// '*' lets every uncached request through; otherwise only these path
+// prefixes of this origin, and these absolute URL prefixes of any origin.
 const NETWORK = {{ network }};
 const SKIP_WAITING = {{ skip_waiting }};
 
 const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
+// An install fetches into a cache of its own, merged into CACHE_NAME when the
+// version activates: a failed install leaves every cache as it was.
+const STAGING_PREFIX = CACHE_NAME + ':install:';
+const STAGING = STAGING_PREFIX + VERSION;
 const REVISION_PARAM = '__appcache_revision';
+// Enough parallel downloads to keep a connection busy, few enough to leave
+// room for the page's own requests.
 const FETCH_CONCURRENCY = 8;
 
 function absolute(url) {
@@ -33,38 +40,84 @@ function cacheKey(entry) {
 
 const KEYS = new Map(ENTRIES.map((entry) => [absolute(entry.url), cacheKey(entry)]));
 
-async function precache() {
-  const cache = await caches.open(CACHE_NAME);
-  const present = new Set((await cache.keys()).map((request) => request.url));
-  const missing = ENTRIES.filter((entry) => !present.has(cacheKey(entry)));
+async function download(entry) {
+  const response = await fetch(new Request(entry.url, {
+    cache: 'reload',
+    credentials: 'same-origin',
+    redirect: 'manual',
+  }));
+  if (response.status !== 200) {
+    throw new Error('quart_appcache: precaching ' + entry.url + ' answered ' +
+                    (response.status || response.type) + '; keeping the previous version');
+  }
+  return response;
+}
+
+async function eachConcurrently(items, work) {
   let next = 0;
   async function worker() {
-    while (next < missing.length) {
-      const entry = missing[next++];
-      const response = await fetch(new Request(entry.url, {
-        cache: 'reload',
-        credentials: 'same-origin',
-        redirect: 'manual',
-      }));
-      if (response.status !== 200) {
-        throw new Error('quart_appcache: precaching ' + entry.url + ' answered ' +
-                        (response.status || response.type) + '; keeping the previous version');
-      }
-      await cache.put(cacheKey(entry), response);
+    while (next < items.length) {
+      await work(items[next++]);
     }
   }
   const workers = [];
-  for (let i = 0; i < Math.min(FETCH_CONCURRENCY, missing.length); i++) {
+  for (let i = 0; i < Math.min(FETCH_CONCURRENCY, items.length); i++) {
     workers.push(worker());
   }
   await Promise.all(workers);
 }
 
-async function prune() {
-  const cache = await caches.open(CACHE_NAME);
+async function precache() {
+  const live = await caches.open(CACHE_NAME);
+  const present = new Set((await live.keys()).map((request) => request.url));
+  const missing = ENTRIES.filter((entry) => !present.has(cacheKey(entry)));
+  await caches.delete(STAGING);  // what an interrupted install of this version left
+  if (missing.length === 0) {
+    return;
+  }
+  const staging = await caches.open(STAGING);
+  try {
+    await eachConcurrently(missing, async (entry) => {
+      await staging.put(cacheKey(entry), await download(entry));
+    });
+  } catch (error) {
+    await caches.delete(STAGING);
+    throw error;
+  }
+}
+
+async function activateCaches() {
+  const live = await caches.open(CACHE_NAME);
+  if (await caches.has(STAGING)) {
+    const staging = await caches.open(STAGING);
+    for (const request of await staging.keys()) {
+      await live.put(request, await staging.match(request));
+    }
+    await caches.delete(STAGING);
+  }
+  // Leftovers of installs that never activated, unless another version is
+  // installing or waiting right now (its own cache must stay).
+  if (!self.registration.installing && !self.registration.waiting) {
+    const names = await caches.keys();
+    await Promise.all(names.filter((name) => name.startsWith(STAGING_PREFIX))
+      .map((name) => caches.delete(name)));
+  }
   const keep = new Set(KEYS.values());
-  const stale = (await cache.keys()).filter((request) => !keep.has(request.url));
-  await Promise.all(stale.map((request) => cache.delete(request)));
+  const keys = await live.keys();
+  await Promise.all(keys.filter((request) => !keep.has(request.url))
+    .map((request) => live.delete(request)));
+  // An entry this version reused at install may have been pruned since by
+  // another version's activation: fetch it again now, or leave it to the
+  // network until the next version.
+  const have = new Set(keys.map((request) => request.url));
+  const lost = ENTRIES.filter((entry) => !have.has(cacheKey(entry)));
+  await eachConcurrently(lost, async (entry) => {
+    try {
+      await live.put(cacheKey(entry), await download(entry));
+    } catch (error) {
+      // offline right now: the entry comes from the network when it can
+    }
+  });
 }
 
 function pathOf(url) {
@@ -84,14 +137,68 @@ function networkAllows(url) {
   if (NETWORK.includes('*')) {
     return true;
   }
-  return url.origin === self.location.origin &&
-    NETWORK.some((prefix) => pathOf(url).startsWith(prefix));
+  return NETWORK.some((entry) => (entry.startsWith('/')
+    ? url.origin === self.location.origin && pathOf(url).startsWith(entry)
+    : url.href.startsWith(entry)));
 }
 
-async function fromCache(key, request) {
+// A single byte range of a cached body, as a server would answer it: 206
+// with Content-Range, 416 when it lies past the end. Anything else (several
+// ranges, a malformed header) gets the whole body, which HTTP allows.
+async function partial(response, header) {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) {
+    return response;
+  }
+  const body = await response.arrayBuffer();
+  const size = body.byteLength;
+  let start;
+  let end;
+  if (match[1] === '') {
+    start = Math.max(0, size - Number(match[2]));
+    end = size - 1;
+    if (Number(match[2]) === 0) {
+      start = size;
+    }
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+    if (match[2] !== '' && Number(match[2]) < start) {
+      return new Response(body, {status: response.status, headers: response.headers});
+    }
+  }
+  if (start >= size) {
+    return new Response(null, {
+      status: 416,
+      statusText: 'Range Not Satisfiable',
+      headers: {'Content-Range': 'bytes */' + size},
+    });
+  }
+  const headers = new Headers(response.headers);
+  headers.set('Content-Range', 'bytes ' + start + '-' + end + '/' + size);
+  headers.set('Content-Length', String(end - start + 1));
+  return new Response(body.slice(start, end + 1), {
+    status: 206,
+    statusText: 'Partial Content',
+    headers,
+  });
+}
+
+async function fromPrecache(key, request) {
   const cache = await caches.open(CACHE_NAME);
   const cached = await cache.match(key);
-  return cached || fetch(request);
+  if (!cached) {
+    return fetch(request);
+  }
+  if (request.method === 'HEAD') {
+    return new Response(null, {
+      status: cached.status,
+      statusText: cached.statusText,
+      headers: cached.headers,
+    });
+  }
+  const range = request.headers.get('range');
+  return range ? partial(cached, range) : cached;
 }
 
 async function withFallback(request, fallback) {
@@ -113,7 +220,7 @@ self.addEventListener('install', (event) => {
 });
 
 self.addEventListener('activate', (event) => {
-  event.waitUntil(prune().then(() => self.clients.claim()));
+  event.waitUntil(activateCaches().then(() => self.clients.claim()));
 });
 
 self.addEventListener('message', (event) => {
@@ -126,20 +233,25 @@ self.addEventListener('message', (event) => {
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
-  if (request.method !== 'GET') {
-    return;
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    return;  // never touched: the network answers, as if there were no worker
   }
   const url = new URL(request.url);
   const key = KEYS.get(absolute(request.url));
   if (key) {
-    event.respondWith(fromCache(key, request));
+    event.respondWith(fromPrecache(key, request));
     return;
   }
   const fallback = fallbackFor(url);
   if (fallback) {
-    event.respondWith(withFallback(request, fallback));
+    // A FALLBACK prefix lets requests through to the network; only a page
+    // load gets the fallback page when that fails. A script, a stylesheet or
+    // an API call fails as a network error, never with the page's HTML.
+    if (request.mode === 'navigate' && request.method === 'GET') {
+      event.respondWith(withFallback(request, fallback));
+    }
   } else if (!networkAllows(url)) {
-    // As in AppCache: what is neither cached nor whitelisted fails.
+    // As in AppCache: what is neither cached nor allowed fails.
     event.respondWith(Response.error());
   }
 });

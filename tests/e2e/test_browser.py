@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 
 from .browser import open_controlled, wait_waiting_worker, worker_version
 from .servers import copy_example, free_port, serve
@@ -14,6 +14,21 @@ from .servers import copy_example, free_port, serve
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
 
 PRECACHED = ["/", "/offline", "/static/css/app.css", "/static/img/logo.svg", "/static/js/app.js"]
+
+
+async def cache_contents(page: Page) -> dict[str, list[str]]:
+    """Every cache of the origin, with the URLs it holds."""
+    contents: dict[str, list[str]] = await page.evaluate(
+        """async () => {
+            const out = {};
+            for (const name of await caches.keys()) {
+                const cache = await caches.open(name);
+                out[name] = (await cache.keys()).map((r) => r.url).sort();
+            }
+            return out;
+        }"""
+    )
+    return contents
 
 
 async def assert_full_page(page) -> None:  # type: ignore[no-untyped-def]
@@ -152,8 +167,11 @@ async def test_a_failed_precache_keeps_the_old_version_in_charge(
     with serve(root, port=port) as server:
         page = await open_controlled(context, server.url + "/")
         old_version = await worker_version(page)
+        before = await cache_contents(page)
     script = root / "static" / "js" / "app.js"
     script.write_text(script.read_text().replace("script version 1", "script version 2"))
+    css = root / "static" / "css" / "app.css"
+    css.write_text(css.read_text() + "p { margin: 1em; }\n")  # downloads fine
     with serve(root, port=port) as server:
         # The new version lists app.js, but it is gone before any browser
         # fetches it: the new worker's install must fail.
@@ -172,10 +190,100 @@ async def test_a_failed_precache_keeps_the_old_version_in_charge(
                 }))"""
         )
         assert outcome == "redundant"
-        assert "GET /static/js/app.js" in server.wait_for_request("GET /static/js/app.js")
+        requests = server.wait_for_request("GET /static/js/app.js")
+        assert "GET /static/css/app.css" in requests
         assert await worker_version(page) == old_version
+        # What the failed install fetched (the new stylesheet) is not kept.
+        assert await cache_contents(page) == before
     # The server is gone; the old version still works offline, old script included.
     await context.set_offline(True)
     await page.reload()
     await page.wait_for_selector("#script-status:text('script version 1')")
     await context.close()
+
+
+async def test_range_head_sub_resources_and_posts_offline(browser: Browser, tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    blob = bytes(range(256)) * 4  # a precached binary file, 1 KiB
+    (root / "static" / "media").mkdir()
+    (root / "static" / "media" / "tone.bin").write_bytes(blob)
+    with serve(root) as server:
+        context = await browser.new_context()
+        page = await open_controlled(context, server.url + "/")
+        # A POST is never answered by the worker, online.
+        async with page.expect_response("**/api/echo") as posted:
+            await page.evaluate("fetch('/api/echo', {method: 'POST'})")
+        assert (await posted.value).from_service_worker is False
+        async with page.expect_response("**/static/media/tone.bin") as got:
+            await page.evaluate("fetch('/static/media/tone.bin')")
+        assert (await got.value).from_service_worker is True
+
+        await context.set_offline(True)
+        ranged = await page.evaluate(
+            """async () => {
+                const r = await fetch('/static/media/tone.bin', {headers: {Range: 'bytes=10-13'}});
+                const past = await fetch('/static/media/tone.bin', {headers: {Range: 'bytes=5000-'}});
+                return {status: r.status, range: r.headers.get('content-range'),
+                        bytes: Array.from(new Uint8Array(await r.arrayBuffer())),
+                        past: past.status, pastRange: past.headers.get('content-range')};
+            }"""
+        )
+        assert ranged == {
+            "status": 206,
+            "range": "bytes 10-13/1024",
+            "bytes": [10, 11, 12, 13],
+            "past": 416,
+            "pastRange": "bytes */1024",
+        }
+        head = await page.evaluate(
+            """async () => {
+                const r = await fetch('/static/css/app.css', {method: 'HEAD'});
+                return {status: r.status, type: r.headers.get('content-type'),
+                        body: (await r.text()).length};
+            }"""
+        )
+        assert head == {"status": 200, "type": "text/css; charset=utf-8", "body": 0}
+        # An API call under the FALLBACK prefix fails offline: no fallback HTML for it.
+        api = await page.evaluate(
+            "fetch('/api/items').then((r) => 'answered ' + r.status, () => 'rejected')"
+        )
+        assert api == "rejected"
+        # Offline, a POST is not answered by the worker either: it just fails.
+        posted_offline = await page.evaluate(
+            "fetch('/api/echo', {method: 'POST'}).then(() => 'answered', () => 'rejected')"
+        )
+        assert posted_offline == "rejected"
+        await context.close()
+
+
+NETWORK_APP = """
+from app import create_app
+
+app = create_app(APPCACHE_NETWORK=["/api/", "http://localhost:{port}/allowed/"])
+"""
+
+
+async def test_network_names_another_origin(browser: Browser, tmp_path: Path) -> None:
+    root = copy_example(tmp_path / "example")
+    port = free_port()
+    (root / "net_app.py").write_text(NETWORK_APP.format(port=port))
+    with serve(root, module="net_app:app", port=port) as server:
+        context = await browser.new_context()
+        page = await open_controlled(context, server.url + "/")
+        # http://localhost:PORT is another origin than http://127.0.0.1:PORT.
+        outcome = await page.evaluate(
+            f"""async () => {{
+                const attempt = (url) => fetch(url, {{mode: 'no-cors'}}).then(() => 'ok', () => 'failed');
+                return [
+                    await attempt('http://localhost:{port}/allowed/x'),
+                    await attempt('http://localhost:{port}/other'),
+                    await attempt('/api/items'),
+                    await attempt('/live'),
+                ];
+            }}"""
+        )
+        # /live is under the FALLBACK prefix "/", which lets it through to the network.
+        assert outcome == ["ok", "failed", "ok", "ok"]
+        assert "GET /allowed/x" in server.wait_for_request("GET /allowed/x")
+        assert "GET /other" not in server.requests()
+        await context.close()
