@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import warnings
 from collections.abc import AsyncIterator
@@ -289,3 +290,28 @@ def test_settings_are_the_lower_case_config_keys() -> None:
     assert {key.removeprefix("APPCACHE_").lower() for key in DEFAULTS} <= keywords
     with pytest.raises(ConfigError, match=r"Appcache\(network=\.\.\.\)"):
         Appcache(network=["no-slash"])
+
+
+async def test_a_build_is_served_and_refused_when_stale_as_on_quart(
+    make_starlette: StarletteFactory, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from quart_appcache.build import FILES
+    from quart_appcache.cli import run_build
+
+    app, appcache = make_starlette(build_dir="build")
+    appcache.add_urls("/")
+    appcache.add_static("static")
+    with CliRunner().isolation():  # the CLI runs its own event loop, in a thread here
+        await asyncio.to_thread(run_build, appcache.site(), None, False)
+    build = Path(appcache.site().host.root_path) / "build"
+    async with started(app) as http:
+        assert (await http.get("/sw.js")).content == (build / FILES["sw"]).read_bytes()
+    # Another NETWORK setting: the build no longer describes the app.
+    other, other_cache = make_starlette(build_dir="build", network=["/api/"])
+    other_cache.add_urls("/")
+    other_cache.add_static("static")
+    with pytest.raises(Exception, match=r"made with Appcache\(network=\.\.\.\) = \[\"\*\"\]"):
+        async with started(other):
+            pass
