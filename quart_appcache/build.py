@@ -3,8 +3,8 @@
 ``quart appcache build`` (``python -m quart_appcache.starlette build`` for
 Starlette and FastAPI apps) writes, into one folder:
 
-* ``manifest.appcache``, ``precache-manifest.json``, ``sw.js``: the bytes
-  every worker will serve;
+* ``manifest.appcache``, ``precache-manifest.json``, ``sw.js``,
+  ``appcache.js``: the bytes every worker will serve;
 * ``appcache.json``: the record (format, version, ``updated``, entries, the
   fingerprint of the settings and templates), and which artifact file is
   which. It is written last, so a folder with a record is a complete build.
@@ -51,6 +51,7 @@ FILES = {
     "manifest": "manifest.appcache",
     "precache": "precache-manifest.json",
     "sw": "sw.js",
+    "client": "appcache.js",
 }
 
 
@@ -103,7 +104,7 @@ def write_build(
             "artifacts": {name: FILES[name] for name in artifacts},
             "fingerprint": dict(fingerprint),
             "entries": [
-                {"url": item.url, "revision": item.revision, "size": item.size}
+                {"url": item.url, "revision": item.revision, "size": item.size, "kind": item.kind}
                 for item in snapshot.revisions
             ],
         }
@@ -145,7 +146,8 @@ async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
             )
         artifacts[name] = await _read(folder, filename, command)
     revisions = tuple(
-        Revision(item["url"], item["revision"], item["size"]) for item in record["entries"]
+        Revision(item["url"], item["revision"], item["size"], item["kind"])
+        for item in record["entries"]
     )
     snapshot = Snapshot(record["version"], record["updated"], revisions)
     return Build(snapshot, artifacts, record["fingerprint"])
@@ -276,7 +278,7 @@ def _parse_record(folder: str, data: bytes, command: str) -> dict[str, Any]:
             if key not in record:
                 raise ValueError(f"no {key!r}")
         for item in record["entries"]:
-            if not {"url", "revision", "size"} <= set(item):
+            if not {"url", "revision", "size", "kind"} <= set(item):
                 raise ValueError(f"a malformed entry {item!r}")
     except (ValueError, AttributeError, TypeError) as error:
         raise BuildError(

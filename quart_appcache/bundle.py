@@ -42,9 +42,14 @@ class Snapshot:
     revisions: tuple[Revision, ...]
 
     @property
+    def tracked(self) -> tuple[Revision, ...]:
+        """The app's own entries, without what the extension serves itself."""
+        return tuple(item for item in self.revisions if item.kind != "own")
+
+    @property
     def urls(self) -> list[str]:
-        """The URLs, in bundle order."""
-        return [item.url for item in self.revisions]
+        """The app's tracked URLs, in bundle order."""
+        return [item.url for item in self.tracked]
 
 
 class Bundle:

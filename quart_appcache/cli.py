@@ -139,9 +139,9 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
     artifacts: dict[str, bytes] = {name: a.body for name, a in frozen.artifacts.items()}
     # No event loop runs any more: reading templates and writing may block.
     _guarded(lambda: write_build(folder, snapshot, artifacts, site.fingerprint()), show_traceback)
-    total = sum(item.size for item in snapshot.revisions)
+    total = sum(item.size for item in snapshot.tracked)
     click.echo(
-        f"Built {len(snapshot.revisions):,} entries ({human_size(total)}), "
+        f"Built {len(snapshot.tracked):,} entries ({human_size(total)}), "
         f"version {snapshot.version[:16]}, in {time.perf_counter() - started:.2f} s "
         f"into {folder}"
     )
@@ -150,11 +150,11 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
 def run_show(site: Site, show_traceback: bool) -> None:
     """List the tracked URLs with their sizes and revisions, and the version."""
     snapshot = _guarded(lambda: asyncio.run(_computed(site, None)), show_traceback).snapshot
-    width = max([len("URL"), *(len(item.url) for item in snapshot.revisions)])
+    width = max([len("URL"), *(len(item.url) for item in snapshot.tracked)])
     click.echo(f"{'URL':<{width}}  {'SIZE':>10}  REVISION")
-    for item in snapshot.revisions:
+    for item in snapshot.tracked:
         click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
-    total = sum(item.size for item in snapshot.revisions)
+    total = sum(item.size for item in snapshot.tracked)
     click.echo(
-        f"{len(snapshot.revisions):,} entries, {human_size(total)}, version {snapshot.version}"
+        f"{len(snapshot.tracked):,} entries, {human_size(total)}, version {snapshot.version}"
     )

@@ -13,12 +13,12 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .entries import Entry, FileEntry, Folder, ViewEntry
+from .entries import Entry, FileEntry, Folder, OwnEntry, ViewEntry
 from .errors import ConfigError, FolderNotFoundError, InvalidURLError, NotAFolderError
 from .urls import check_prefix, check_url
 from .walk import ListingCache, walk_folder
 
-__all__ = ["Declarations", "Entry", "FileEntry", "Folder", "ViewEntry", "collect"]
+__all__ = ["Declarations", "Entry", "FileEntry", "Folder", "OwnEntry", "ViewEntry", "collect"]
 
 logger = logging.getLogger("quart_appcache")
 
@@ -35,12 +35,15 @@ class Declarations:
             tracked too, since a fallback that is not cached cannot work
             offline.
         fallback_key: how the user wrote the FALLBACK setting, for errors.
+        own: what the extension serves itself and precaches with the bundle
+            (the page client); listed last, never excluded.
     """
 
     root_path: str
     reserved: dict[str, str] = field(default_factory=dict)
     fallback_targets: list[str] = field(default_factory=list)
     fallback_key: str = "APPCACHE_FALLBACK"
+    own: list[OwnEntry] = field(default_factory=list)
     items: list[str | Folder] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     # Counts declarations, so what was derived from them knows when it is stale.
@@ -165,4 +168,6 @@ def collect(
                 entries.setdefault(entry.url, entry)
     for url in declarations.fallback_targets:
         entries.setdefault(url, ViewEntry(url))
+    for own in declarations.own:
+        entries.setdefault(own.url, own)
     return list(entries.values())

@@ -33,10 +33,22 @@ DEFAULTS: dict[str, Any] = {
     "APPCACHE_SW_URL": "/sw.js",
     "APPCACHE_SW_TEMPLATE": "sw.js",
     "APPCACHE_SW_SKIP_WAITING": False,
+    "APPCACHE_SW_CLIENT_URL": "/appcache.js",
+    "APPCACHE_SW_UPDATE_INTERVAL": 3600,
+    "APPCACHE_SW_VERIFY": "files",
+    "APPCACHE_SW_UNREGISTER": False,
+    "APPCACHE_SW_IGNORED_PARAMS": ["utm_*", "fbclid", "gclid"],
     "APPCACHE_BUILD_DIR": None,
     "APPCACHE_BUILD_CHECK": "content",
 }
 BUILD_CHECKS = ("content", "size")
+VERIFY_MODES = ("files", "all", "none")
+OWN_URL_KEYS = (
+    "APPCACHE_URL",
+    "APPCACHE_PRECACHE_URL",
+    "APPCACHE_SW_URL",
+    "APPCACHE_SW_CLIENT_URL",
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,11 @@ class Settings:
     sw_url: str | None
     sw_template: str
     sw_skip_waiting: bool
+    sw_client_url: str | None
+    sw_update_interval: float | None
+    sw_verify: str
+    sw_unregister: bool
+    sw_ignored_params: tuple[str, ...]
     build_dir: str | None
     build_check: str = "content"
     names: KeyNames = field(default=KeyNames(), compare=False)
@@ -118,10 +135,7 @@ class Settings:
         name = names.name
         for key, value in DEFAULTS.items():
             config.setdefault(key, value.copy() if isinstance(value, dict | list) else value)
-        urls = {
-            key: _own_url(config, key, name)
-            for key in ("APPCACHE_URL", "APPCACHE_PRECACHE_URL", "APPCACHE_SW_URL")
-        }
+        urls = {key: _own_url(config, key, name) for key in OWN_URL_KEYS}
         manifest_url = urls["APPCACHE_URL"]
         if manifest_url is None:
             raise ConfigError(
@@ -151,6 +165,11 @@ class Settings:
             sw_url=urls["APPCACHE_SW_URL"],
             sw_template=_string(config, "APPCACHE_SW_TEMPLATE", name),
             sw_skip_waiting=bool(_optional_bool(config, "APPCACHE_SW_SKIP_WAITING", name)),
+            sw_client_url=urls["APPCACHE_SW_CLIENT_URL"],
+            sw_update_interval=_interval(config["APPCACHE_SW_UPDATE_INTERVAL"], name),
+            sw_verify=_choice(config, "APPCACHE_SW_VERIFY", VERIFY_MODES, name),
+            sw_unregister=bool(_optional_bool(config, "APPCACHE_SW_UNREGISTER", name)),
+            sw_ignored_params=_patterns(config["APPCACHE_SW_IGNORED_PARAMS"], name),
             build_dir=os.fspath(build_dir) if build_dir is not None else default_build_dir,
             build_check=_choice(config, "APPCACHE_BUILD_CHECK", BUILD_CHECKS, name),
             names=names,
@@ -163,6 +182,7 @@ class Settings:
             self.url: "APPCACHE_URL",
             self.precache_url: "APPCACHE_PRECACHE_URL",
             self.sw_url: "APPCACHE_SW_URL",
+            self.sw_client_url: "APPCACHE_SW_CLIENT_URL",
         }
         return {url: self.names.name(key) for url, key in own.items() if url is not None}
 
@@ -210,6 +230,38 @@ def _timeout(value: object, name: Callable[[str], str]) -> float:
             f"{name('APPCACHE_FETCH_TIMEOUT')} is {value!r}; give a number of seconds above 0."
         )
     return float(value)
+
+
+def _interval(value: object, name: Callable[[str], str]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(
+            f"{name('APPCACHE_SW_UPDATE_INTERVAL')} is {value!r}; give a number of seconds "
+            "above 0, or None to check only when a page is shown again."
+        )
+    return float(value)
+
+
+def _patterns(value: object, name: Callable[[str], str]) -> tuple[str, ...]:
+    key = name("APPCACHE_SW_IGNORED_PARAMS")
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"{key} is {value!r}; give a list of query parameter names, '*' and '?' "
+            "allowed, like ['utm_*', 'fbclid']."
+        )
+    for item in value:
+        if (
+            not isinstance(item, str)
+            or not item
+            or any(c in item for c in "&=#")
+            or (any(c.isspace() for c in item))
+        ):
+            raise ConfigError(
+                f"{key} holds {item!r}; each entry is a query parameter name, '*' and '?' "
+                "allowed, without '&', '=', '#' or spaces."
+            )
+    return tuple(value)
 
 
 def _fallback(value: object, key: str) -> dict[str, str]:

@@ -14,9 +14,9 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
-from .collect import Entry, FileEntry, ViewEntry
+from .collect import Entry, FileEntry, OwnEntry, ViewEntry
 from .errors import FileReadError
 from .filehash import Digest, RevisionCache, hash_files, revision_of
 from .tasks import gather_or_cancel
@@ -38,13 +38,18 @@ class Progress(Protocol):
         """Called as entries are done."""
 
 
+Kind = Literal["file", "view", "own"]
+
+
 @dataclass(frozen=True, slots=True)
 class Revision:
-    """One cache entry: its URL, the revision of its content, and its size."""
+    """One cache entry: its URL, the revision of its content, its size, and
+    where its bytes come from (a file, a view, or the extension itself)."""
 
     url: str
     revision: str
     size: int
+    kind: Kind = "file"
 
 
 async def compute_revisions(
@@ -75,6 +80,7 @@ async def compute_revisions(
     """
     files = [entry for entry in entries if isinstance(entry, FileEntry)]
     views = [entry for entry in entries if isinstance(entry, ViewEntry)]
+    own = [entry for entry in entries if isinstance(entry, OwnEntry)]
     advance = progress.advance if progress is not None else None
     if progress is not None:
         progress.start(len(entries))
@@ -89,7 +95,12 @@ async def compute_revisions(
         hash_files([entry.path for entry in files], cache, on_done=advance),
         gather_or_cancel(*(render_one(view.url) for view in views)),
     )
-    view_revisions = await asyncio.to_thread(_revisions_of, bodies) if bodies else []
+    in_memory = [*bodies, *(entry.body for entry in own)]
+    memory_revisions = await asyncio.to_thread(_revisions_of, in_memory) if in_memory else []
+    view_revisions = memory_revisions[: len(views)]
+    own_revisions = iter(zip(own, memory_revisions[len(views) :], strict=True))
+    if advance is not None and own:
+        advance(len(own))
 
     # One pass in entry order, so the result never depends on which work
     # finished first.
@@ -100,7 +111,11 @@ async def compute_revisions(
     for entry in entries:
         if isinstance(entry, ViewEntry):
             view, (revision, size) = next(view_results)
-            revisions.append(Revision(view.url, revision, size))
+            revisions.append(Revision(view.url, revision, size, "view"))
+            continue
+        if isinstance(entry, OwnEntry):
+            mine, (revision, size) = next(own_revisions)
+            revisions.append(Revision(mine.url, revision, size, "own"))
             continue
         file, result = next(file_results)
         if isinstance(result, Digest):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Entry", "FileEntry", "Folder", "ViewEntry"]
+__all__ = ["Entry", "FileEntry", "Folder", "OwnEntry", "ViewEntry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,15 @@ class ViewEntry:
     url: str
 
 
-Entry = FileEntry | ViewEntry
+@dataclass(frozen=True, slots=True)
+class OwnEntry:
+    """A URL the extension serves itself (the page client), precached with the rest."""
+
+    url: str
+    body: bytes = field(repr=False)
+
+
+Entry = FileEntry | ViewEntry | OwnEntry
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from .inprocess import install as install_renderer_hooks
 from .inprocess import is_render
 from .quart_host import QuartHost
 from .render import sw_registration
-from .serving import ArtifactName, Reply, reply_for, unavailable
+from .serving import ArtifactName, Reply, gone, reply_for, unavailable
 from .site import URL_KEYS, Site
 from .tracked import cache_control_for_tracked, request_key
 from .urls import url_prefix
@@ -39,6 +39,7 @@ ENDPOINTS: dict[ArtifactName, str] = {
     "manifest": "appcache.manifest",
     "precache": "appcache.precache",
     "sw": "appcache.service_worker",
+    "client": "appcache.client",
 }
 
 
@@ -183,9 +184,13 @@ class Appcache:
         return snapshot.version, snapshot.updated
 
     async def entries(self) -> list[tuple[str, str]]:
-        """The ordered ``(url, revision)`` pairs of the bundle."""
+        """The ordered ``(url, revision)`` pairs of the app's tracked URLs.
+
+        The worker also precaches the page client (``APPCACHE_SW_CLIENT_URL``);
+        the precache JSON lists it after these.
+        """
         snapshot = await self._site().snapshot()
-        return [(item.url, item.revision) for item in snapshot.revisions]
+        return [(item.url, item.revision) for item in snapshot.tracked]
 
     async def finalize(self) -> None:
         """Compute once and freeze.
@@ -300,6 +305,8 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
     async def view(**_host: str) -> Response:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         prefix = _prefix()
+        if site.gone(name):
+            return _response(app, gone())
         try:
             artifact = await site.artifact(name, prefix)
         except AppcacheError as error:
@@ -371,7 +378,7 @@ def _manifest_url_global(settings: Settings) -> Any:
 def _sw_script_global(settings: Settings) -> Any:
     def appcache_sw_script() -> Markup:
         """The ``<script>`` that registers the service worker."""
-        return sw_registration(settings.sw_url, _prefix())
+        return sw_registration(settings, _prefix())
 
     return appcache_sw_script
 

@@ -42,6 +42,10 @@ def fingerprint(settings: Settings, env: jinja2.Environment | None) -> dict[str,
         "APPCACHE_FALLBACK": _json(settings.fallback),
         "APPCACHE_NETWORK": _json(list(settings.network)),
         "APPCACHE_SW_SKIP_WAITING": _json(settings.sw_skip_waiting),
+        "APPCACHE_SW_CLIENT_URL": _json(settings.sw_client_url),
+        "APPCACHE_SW_VERIFY": _json(settings.sw_verify),
+        "APPCACHE_SW_UNREGISTER": _json(settings.sw_unregister),
+        "APPCACHE_SW_IGNORED_PARAMS": _json(list(settings.sw_ignored_params)),
     }
     for key, name in templates.items():
         source = template_source(env, name, settings.names.name(key))

@@ -7,14 +7,16 @@ disk or a framework. Values reach JavaScript only through ``json.dumps``.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import jinja2
-from jinja2.utils import htmlsafe_json_dumps
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .bundle import Snapshot
 from .config import Settings
@@ -24,6 +26,7 @@ from .errors import TemplateError
 __all__ = [
     "PACKAGE_TEMPLATES",
     "Listing",
+    "client_script",
     "load_template",
     "manifest_context",
     "precache_json",
@@ -72,7 +75,8 @@ class Listing:
         revisions = snapshot.revisions
         if prefix:
             revisions = tuple(
-                Revision(prefix + item.url, item.revision, item.size) for item in revisions
+                Revision(prefix + item.url, item.revision, item.size, item.kind)
+                for item in revisions
             )
         return cls(
             version=snapshot.version,
@@ -86,9 +90,20 @@ class Listing:
         )
 
     @property
+    def tracked(self) -> tuple[Revision, ...]:
+        """The app's own entries, without what the extension serves itself."""
+        return tuple(item for item in self.revisions if item.kind != "own")
+
+    @property
     def urls(self) -> list[str]:
-        """The entries' URLs, in bundle order."""
-        return [item.url for item in self.revisions]
+        """The app's tracked URLs, in bundle order."""
+        return [item.url for item in self.tracked]
+
+
+@functools.cache
+def client_script() -> bytes:
+    """The page client (``appcache.js``), as the extension serves it."""
+    return resources.files("quart_appcache").joinpath("templates/appcache.js").read_bytes()
 
 
 def load_template(env: jinja2.Environment | None, name: str, key: str) -> jinja2.Template:
@@ -163,7 +178,8 @@ def manifest_context(listing: Listing) -> dict[str, Any]:
 
     ``urls``, ``hash``, ``updated``, ``fallback`` and ``network`` as in the
     original Flask-Appcache, plus ``entries`` (``url``, ``revision``,
-    ``size``) for templates that want per-URL revisions.
+    ``size``) for templates that want per-URL revisions. AppCache-era
+    browsers have no service worker, so the page client is not listed.
     """
     return {
         "urls": listing.urls,
@@ -171,7 +187,7 @@ def manifest_context(listing: Listing) -> dict[str, Any]:
         "updated": listing.updated,
         "fallback": dict(listing.fallback),
         "network": list(listing.network),
-        "entries": listing.revisions,
+        "entries": listing.tracked,
     }
 
 
@@ -189,31 +205,48 @@ def sw_context(listing: Listing, settings: Settings) -> dict[str, Any]:
     The template pastes them into JavaScript as they are, so nothing else
     may ever reach the script.
     """
+    unverified = [
+        item.url
+        for item in listing.revisions
+        if item.kind == "view" and settings.sw_verify != "all"
+    ]
     return {
         "version": json.dumps(listing.version),
         "entries": precache_json(listing),
         "fallback": json.dumps(sorted(listing.fallback.items(), key=lambda item: -len(item[0]))),
         "network": json.dumps(list(listing.network)),
         "skip_waiting": json.dumps(settings.sw_skip_waiting),
+        "verify": json.dumps(settings.sw_verify != "none"),
+        "unverified": json.dumps(unverified),
+        "ignored_params": json.dumps([_param_pattern(p) for p in settings.sw_ignored_params]),
     }
 
 
-def sw_registration(sw_url: str | None, prefix: str = "") -> Markup:
-    """The ``<script>`` that registers the service worker for the app's whole scope.
+def _param_pattern(glob: str) -> str:
+    """A query-parameter glob (``utm_*``) as a JavaScript regular expression source."""
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob]
+    return "^" + "".join(parts) + "$"
 
-    Empty when ``APPCACHE_SW_URL`` is ``None``. The URL goes in through
-    HTML-safe JSON. The page waits for ``load`` so that precaching does not
-    compete with the page's own requests.
+
+def sw_registration(settings: Settings, prefix: str = "") -> Markup:
+    """The ``<script>`` that loads the page client, which registers the worker.
+
+    ``<script src="/appcache.js" data-sw="/sw.js" data-scope="/" defer>``: no
+    inline script, so it works under ``Content-Security-Policy: script-src
+    'self'``. Empty when ``APPCACHE_SW_URL`` or ``APPCACHE_SW_CLIENT_URL``
+    is ``None``. With ``APPCACHE_SW_UNREGISTER`` the client unregisters
+    instead.
     """
-    if sw_url is None:
+    if settings.sw_url is None or settings.sw_client_url is None:
         return Markup("")
-    return Markup(
-        "<script>\n"
-        "if ('serviceWorker' in navigator) {\n"
-        "  window.addEventListener('load', function () {\n"
-        f"    navigator.serviceWorker.register({htmlsafe_json_dumps(prefix + sw_url)}, "
-        f"{{scope: {htmlsafe_json_dumps(prefix + '/')}, updateViaCache: 'none'}});\n"
-        "  });\n"
-        "}\n"
-        "</script>"
-    )
+    attributes = {
+        "src": prefix + settings.sw_client_url,
+        "data-sw": prefix + settings.sw_url,
+        "data-scope": prefix + "/",
+    }
+    if settings.sw_update_interval is not None:
+        attributes["data-update-interval"] = f"{settings.sw_update_interval:g}"
+    if settings.sw_unregister:
+        attributes["data-unregister"] = "true"
+    shown = " ".join(f'{name}="{escape(value)}"' for name, value in attributes.items())
+    return Markup(f"<script {shown} defer></script>")

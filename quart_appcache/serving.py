@@ -16,16 +16,18 @@ __all__ = [
     "ArtifactName",
     "Reply",
     "etag_matches",
+    "gone",
     "reply_for",
     "unavailable",
 ]
 
-ArtifactName = Literal["manifest", "precache", "sw"]
+ArtifactName = Literal["manifest", "precache", "sw", "client"]
 
 MIMETYPES: dict[ArtifactName, str] = {
     "manifest": "text/cache-manifest; charset=utf-8",
     "precache": "application/json",
     "sw": "text/javascript; charset=utf-8",
+    "client": "text/javascript; charset=utf-8",
 }
 ETAG_CHARS = 32  # 128 bits: collisions are not a concern, and headers stay short
 
@@ -91,6 +93,17 @@ def reply_for(
     headers["Content-Length"] = str(len(artifact.body))
     body = b"" if method == "HEAD" else artifact.body
     return Reply(200, tuple(headers.items()), body)
+
+
+def gone() -> Reply:
+    """``410 Gone``: the kill switch is on, and the app is no longer offline-capable."""
+    body = b"This app is no longer available offline."
+    headers = (
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-cache"),
+    )
+    return Reply(410, headers, body)
 
 
 def unavailable(message: str) -> Reply:

@@ -28,13 +28,14 @@ from .bundle import Bundle, Snapshot
 from .collect import Declarations
 from .config import Settings
 from .digest import Progress
-from .entries import FileEntry
+from .entries import FileEntry, OwnEntry
 from .errors import FinalizedError
 from .filehash import hash_files
 from .fingerprint import fingerprint
 from .host import Host
 from .render import (
     Listing,
+    client_script,
     load_template,
     manifest_context,
     precache_json,
@@ -50,7 +51,10 @@ URL_KEYS: dict[ArtifactName, str] = {
     "manifest": "APPCACHE_URL",
     "precache": "APPCACHE_PRECACHE_URL",
     "sw": "APPCACHE_SW_URL",
+    "client": "APPCACHE_SW_CLIENT_URL",
 }
+# The worker served while the kill switch (APPCACHE_SW_UNREGISTER) is on.
+UNREGISTER_TEMPLATE = "sw-unregister.js"
 TEMPLATE_KEYS: dict[ArtifactName, str] = {
     "manifest": "APPCACHE_TEMPLATE",
     "sw": "APPCACHE_SW_TEMPLATE",
@@ -88,6 +92,7 @@ class Site:
                 settings.reserved,
                 fallback_targets=list(dict.fromkeys(settings.fallback.values())),
                 fallback_key=settings.names.name("APPCACHE_FALLBACK"),
+                own=self._own_entries(),
             )
         )
         self.build_dir = (
@@ -119,12 +124,24 @@ class Site:
     @property
     def urls(self) -> dict[ArtifactName, str]:
         """The URL of each artifact this app serves (those not set to ``None``)."""
+        settings = self.settings
         urls: dict[ArtifactName, str | None] = {
-            "manifest": self.settings.url,
-            "precache": self.settings.precache_url,
-            "sw": self.settings.sw_url,
+            "manifest": settings.url,
+            "precache": settings.precache_url,
+            "sw": settings.sw_url,
+            "client": settings.sw_client_url if settings.sw_url is not None else None,
         }
         return {name: url for name, url in urls.items() if url is not None}
+
+    def gone(self, name: ArtifactName) -> bool:
+        """Whether the kill switch answers ``410 Gone`` for this artifact."""
+        return self.settings.sw_unregister and name in ("manifest", "precache")
+
+    def _own_entries(self) -> list[OwnEntry]:
+        url = self.settings.sw_client_url
+        if url is None or self.settings.sw_url is None:
+            return []
+        return [OwnEntry(url, client_script())]
 
     @property
     def finalize_at_startup(self) -> bool:
@@ -146,7 +163,7 @@ class Site:
         """The tracked URLs: frozen, or listed now (folders walked on this thread)."""
         if self._frozen is not None:
             return self._frozen.snapshot.urls
-        return [entry.url for entry in self.bundle.collect_now()]
+        return [entry.url for entry in self.bundle.collect_now() if not isinstance(entry, OwnEntry)]
 
     def tracked_now(self) -> Tracked | None:
         """The tracked-URL matcher, if one is ready for the current declarations."""
@@ -185,7 +202,8 @@ class Site:
         listed = self._listed
         if listed is None or listed[0] != generation:
             entries = await self.bundle.collect(cached=True)
-            listed = (generation, [entry.url for entry in entries])
+            urls = [entry.url for entry in entries if not isinstance(entry, OwnEntry)]
+            listed = (generation, urls)
             self._listed = listed
         tracked = await asyncio.to_thread(Tracked, listed[1])
         self._tracked = (listed, tracked)
@@ -324,6 +342,8 @@ class Site:
 
     def _template(self, name: ArtifactName) -> jinja2.Template | None:
         settings = self.settings
+        if name == "sw" and settings.sw_unregister:
+            return load_template(None, UNREGISTER_TEMPLATE, "APPCACHE_SW_UNREGISTER")
         if name == "manifest":
             key = settings.names.name(TEMPLATE_KEYS[name])
             return load_template(self.host.templates(), settings.template, key)
@@ -335,7 +355,9 @@ class Site:
     async def _render(
         self, name: ArtifactName, listing: Listing, template: jinja2.Template | None
     ) -> Artifact:
-        if template is None:
+        if name == "client":
+            text = client_script().decode("utf-8")
+        elif template is None:
             text = precache_json(listing)
         else:
             context: dict[str, Any] = (

@@ -48,13 +48,18 @@ for (const [name, urls] of Object.entries(scenario.caches || {'': scenario.cache
 }
 
 const fetched = [];
+const told = [];  // messages the worker posted to pages
+const navigated = [];  // pages the worker reloaded
 async function fakeFetch(request) {
   const url = typeof request === 'string' ? new URL(request, ORIGIN).href : request.url;
   fetched.push({url, cache: request.cache, redirect: request.redirect, method: request.method});
   if (scenario.offline) { throw new TypeError('Failed to fetch'); }
   const path = new URL(url).pathname;
   const status = (scenario.statuses || {})[path] || 200;
-  const body = (scenario.bodies || {})[path] || 'network:' + url;
+  const bodies = scenario.bodies || {};
+  // A list of bodies is handed out in turn (the first download, then a retry).
+  let body = bodies[path] === undefined ? 'network:' + url : bodies[path];
+  if (Array.isArray(body)) { body = body.length > 1 ? body.shift() : body[0]; }
   return new Response(status === 204 ? null : body, {status});
 }
 
@@ -68,14 +73,24 @@ class WorkerRequest extends Request {
 const listeners = {};
 const self = {
   location: new URL(ORIGIN + '/sw.js'),
-  registration: {scope: ORIGIN + '/', installing: null, waiting: null},
-  clients: {claim: async () => { self.claimed = true; }},
+  registration: {
+    scope: ORIGIN + '/', installing: null, waiting: null,
+    unregister: async () => { self.unregistered = true; return true; },
+  },
+  clients: {
+    claim: async () => { self.claimed = true; },
+    matchAll: async () => [{
+      url: ORIGIN + '/',
+      postMessage: (message) => told.push(message),
+      navigate: async (url) => { navigated.push(url); },
+    }],
+  },
   skipWaiting: async () => { self.skipped = true; },
   addEventListener: (type, fn) => { listeners[type] = fn; },
 };
 const context = {
   self, URL, Map, Set, Promise, Error, TypeError, Math, Number, String, JSON, Array, Object,
-  console, encodeURIComponent, decodeURIComponent, TextEncoder, Uint8Array,
+  console, encodeURIComponent, decodeURIComponent, TextEncoder, Uint8Array, URLSearchParams,
   Request: WorkerRequest, Response, Headers, crypto, caches, fetch: fakeFetch, setTimeout, clearTimeout,
 };
 vm.createContext(context);
@@ -101,11 +116,16 @@ async function run() {
     try { await lifecycle('install'); out.install = 'ok'; } catch (error) {
       out.install = 'failed: ' + error.message;
     }
-    out.skipped = Boolean(self.skipped);
   }
   if (scenario.activate) {
     await lifecycle('activate');
     out.claimed = Boolean(self.claimed);
+  }
+  for (const message of scenario.messages || []) {
+    let waited = Promise.resolve();
+    const reply = {postMessage: (data) => { out.replies = (out.replies || []).concat([data]); }};
+    listeners.message({data: message, ports: [reply], waitUntil: (p) => { waited = p; }});
+    await waited;
   }
   out.requests = [];
   for (const spec of scenario.requests || []) {
@@ -123,7 +143,11 @@ async function run() {
       out.requests.push('throws');
     }
   }
+  out.skipped = Boolean(self.skipped);
   out.fetched = fetched;
+  out.told = told;
+  out.navigated = navigated;
+  out.unregistered = Boolean(self.unregistered);
   out.caches = {};
   for (const [name, cache] of storage) {
     out.caches[name === CACHE_NAME ? '' : name] = [...cache.entries.keys()].sort();

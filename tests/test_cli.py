@@ -30,11 +30,12 @@ def test_build_writes_every_artifact_and_a_record(make_app: AppFactory, tmp_path
     assert result.exit_code == 0, result.output
     assert sorted(os.listdir(out)) == sorted([*FILES.values(), RECORD])
     record = json.loads((out / RECORD).read_text())
-    assert [e["url"] for e in record["entries"]] == [
-        "/",
-        "/offline",
-        "/static/app.js",
-        "/static/css/app.css",
+    assert [(e["url"], e["kind"]) for e in record["entries"]] == [
+        ("/", "view"),
+        ("/offline", "view"),
+        ("/static/app.js", "file"),
+        ("/static/css/app.css", "file"),
+        ("/appcache.js", "own"),  # the page client is precached with the rest
     ]
     assert (out / "manifest.appcache").read_text().startswith("CACHE MANIFEST\n")
     assert record["version"] in (out / "sw.js").read_text()

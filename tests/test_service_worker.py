@@ -8,6 +8,7 @@ rules. The real-browser tests are in tests/e2e/test_browser.py.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from quart import Quart
 
 from quart_appcache import Appcache
+from quart_appcache.filehash import revision_of
 
 from .conftest import AppFactory, write
 
@@ -61,10 +63,19 @@ async def site(make_app: AppFactory) -> tuple[Quart, Appcache, dict[str, str]]:
 
     appcache.add_urls("/")
     appcache.add_folder("static")
-    keys = {
-        url: f"{ORIGIN}{url}?__appcache_revision={rev}" for url, rev in await appcache.entries()
-    }
+    keys = await precache_keys(app)
     return app, appcache, keys
+
+
+async def precache_keys(app: Quart) -> dict[str, str]:
+    """Every precached URL (the page client included) and its cache key."""
+    entries = json.loads(await get(app, "/precache-manifest.json"))
+    return {e["url"]: f"{ORIGIN}{e['url']}?__appcache_revision={e['revision']}" for e in entries}
+
+
+async def served(app: Quart, urls: list[str]) -> dict[str, str]:
+    """What the app serves at each URL: the bytes a browser downloads."""
+    return {url: (await get(app, url)).decode() for url in urls}
 
 
 async def test_precache_json_is_workbox_format_matching_entries(site) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +83,12 @@ async def test_precache_json_is_workbox_format_matching_entries(site) -> None:  
     response = await app.test_client().get("/precache-manifest.json")
     assert response.headers["Content-Type"] == "application/json"
     data = json.loads(await response.get_data())
-    assert data == [{"url": url, "revision": rev} for url, rev in await appcache.entries()]
+    # The app's entries, then the page client, which the worker precaches too.
+    client = await get(app, "/appcache.js")
+    assert data == [
+        *({"url": url, "revision": rev} for url, rev in await appcache.entries()),
+        {"url": "/appcache.js", "revision": revision_of(client)},
+    ]
 
 
 async def test_script_is_valid_javascript_served_as_such(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +125,8 @@ async def test_install_precaches_everything_with_cache_reload(site, tmp_path: Pa
     app, appcache, keys = site
     version, _ = await appcache.hash()
     staging = f"quart-appcache:{ORIGIN}/:install:{version}"
-    result = run_sw(await script(app, tmp_path), tmp_path, install=True)
+    bodies = await served(app, list(keys))
+    result = run_sw(await script(app, tmp_path), tmp_path, install=True, bodies=bodies)
     assert result["install"] == "ok"
     assert sorted(f["url"] for f in result["fetched"]) == sorted(ORIGIN + url for url in keys)
     assert {f["cache"] for f in result["fetched"]} == {"reload"}
@@ -117,7 +134,9 @@ async def test_install_precaches_everything_with_cache_reload(site, tmp_path: Pa
     # Installed entries wait in a cache of their own until the version activates.
     assert result["caches"] == {"": [], staging: sorted(keys.values())}
     assert result["skipped"] is False
-    activated = run_sw(await script(app, tmp_path), tmp_path, install=True, activate=True)
+    activated = run_sw(
+        await script(app, tmp_path), tmp_path, install=True, activate=True, bodies=bodies
+    )
     assert activated["caches"] == {"": sorted(keys.values())}
 
 
@@ -132,6 +151,7 @@ async def test_a_failed_install_leaves_the_caches_as_they_were(site, tmp_path: P
         install=True,
         caches=before,
         statuses={"/static/app.js": 500},
+        bodies=await served(app, list(keys)),
     )
     assert result["install"].startswith("failed:")
     assert f"{ORIGIN}/" in [f["url"] for f in result["fetched"]]
@@ -141,18 +161,130 @@ async def test_a_failed_install_leaves_the_caches_as_they_were(site, tmp_path: P
 async def test_install_reuses_entries_cached_by_an_earlier_version(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     app, _, keys = site
     cached = [key for url, key in keys.items() if url != "/static/app.js"]
-    result = run_sw(await script(app, tmp_path), tmp_path, install=True, cached=cached)
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        install=True,
+        cached=cached,
+        bodies=await served(app, ["/static/app.js"]),
+    )
+    assert result["install"] == "ok"
     assert [f["url"] for f in result["fetched"]] == [ORIGIN + "/static/app.js"]
 
 
-async def test_failed_fetch_fails_the_install(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    app, _, _ = site
+async def test_a_failed_fetch_fails_the_install_and_tells_the_pages(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, keys = site
     result = run_sw(
-        await script(app, tmp_path), tmp_path, install=True, statuses={"/static/app.js": 404}
+        await script(app, tmp_path),
+        tmp_path,
+        install=True,
+        statuses={"/static/app.js": 404},
+        bodies=await served(app, list(keys)),
     )
     assert result["install"].startswith(
-        "failed: quart_appcache: precaching /static/app.js answered 404"
+        "failed: quart_appcache: precaching /static/app.js failed: answered 404"
     )
+    version, _ = await appcache.hash()
+    assert result["told"] == [
+        {
+            "type": "quart-appcache:install-failed",
+            "version": version,
+            "url": "/static/app.js",
+            "reason": "answered 404",
+        }
+    ]
+
+
+async def test_other_bytes_than_hashed_are_retried_once_then_refused(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _appcache, keys = site
+    bodies: dict[str, Any] = await served(app, list(keys))
+    real = bodies["/static/app.js"]
+    sw = await script(app, tmp_path)
+    # A stale CDN copy first, the right bytes on the retry: installed.
+    bodies["/static/app.js"] = ["stale bytes from a CDN", real]
+    healed = run_sw(sw, tmp_path, install=True, bodies=bodies)
+    assert healed["install"] == "ok"
+    fetched = [f for f in healed["fetched"] if "/static/app.js" in f["url"]]
+    assert [f["cache"] for f in fetched] == ["reload", "no-store"]
+    assert "__appcache_retry=" in fetched[1]["url"]
+    # Wrong bytes twice: the install fails, naming the URL and why.
+    bodies["/static/app.js"] = ["stale bytes from a CDN"]
+    refused = run_sw(sw, tmp_path, install=True, bodies=bodies)
+    assert refused["install"].startswith("failed:")
+    [told] = refused["told"]
+    assert told["url"] == "/static/app.js"
+    assert told["reason"].startswith("the content does not match its revision")
+    assert refused["caches"] == {"": []}
+
+
+@pytest.mark.parametrize(("mode", "view_checked"), [("files", False), ("all", True)])
+async def test_verify_setting_chooses_what_is_checked(
+    make_app: AppFactory, tmp_path: Path, mode: str, view_checked: bool
+) -> None:
+    app, appcache = make_app(APPCACHE_SW_VERIFY=mode)
+    appcache.add_urls("/")
+    appcache.add_folder("static")
+    keys = await precache_keys(app)
+    bodies: dict[str, Any] = await served(app, list(keys))
+    bodies["/"] = "<h1>home</h1> for another host"  # a view whose bytes depend on the request
+    result = run_sw(await script(app, tmp_path), tmp_path, install=True, bodies=bodies)
+    assert result["install"].startswith("failed:") is view_checked
+    none, none_cache = make_app(APPCACHE_SW_VERIFY="none")
+    none_cache.add_folder("static")
+    wrong = {url: "wrong" for url in await precache_keys(none)}
+    assert (
+        run_sw(await script(none, tmp_path), tmp_path, install=True, bodies=wrong)["install"]
+        == "ok"
+    )
+
+
+async def test_tracking_parameters_are_answered_from_the_precache(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    requests = [
+        {"url": "/?utm_source=news&utm_medium=mail"},
+        {"url": "/static/app.js?fbclid=abc"},
+        {"url": "/?gclid=1&page=2"},  # another parameter stays: not the precached "/"
+    ]
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        cached=list(keys.values()),
+        requests=requests,
+        offline=True,
+    )
+    assert result["requests"][:2] == ["cached:" + keys["/"], "cached:" + keys["/static/app.js"]]
+    assert result["requests"][2] == "cached:" + keys["/offline"]  # a page load: the fallback
+
+
+async def test_ignored_params_setting(make_app: AppFactory, tmp_path: Path) -> None:
+    from quart_appcache import ConfigError
+
+    app, appcache = make_app(APPCACHE_SW_IGNORED_PARAMS=["ref", "mc_?id"])
+    appcache.add_urls("/")
+    keys = await precache_keys(app)
+    requests = [{"url": "/?ref=x"}, {"url": "/?mc_cid=1"}, {"url": "/?utm_source=x"}]
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        cached=list(keys.values()),
+        requests=requests,
+        offline=True,
+    )
+    # utm_source is not ignored here: not the precached "/", so the network.
+    assert result["requests"] == ["cached:" + keys["/"], "cached:" + keys["/"], "untouched"]
+    for bad in ("utm_*", ["a=b"], [""], [3]):
+        with pytest.raises(ConfigError, match="APPCACHE_SW_IGNORED_PARAMS"):
+            make_app(APPCACHE_SW_IGNORED_PARAMS=bad)
+
+
+async def test_applying_an_update_tells_every_page_then_takes_over(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, _ = site
+    result = run_sw(await script(app, tmp_path), tmp_path, messages=["quart-appcache:skip-waiting"])
+    version, _ = await appcache.hash()
+    assert result["told"] == [{"type": "quart-appcache:applying", "version": version}]
+    assert result["skipped"] is True
+    asked = run_sw(await script(app, tmp_path), tmp_path, messages=["quart-appcache:version"])
+    assert asked["replies"] == [version]
 
 
 async def test_activate_prunes_what_the_version_no_longer_lists(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -291,7 +423,9 @@ async def test_bad_network_origins_are_refused(make_app: AppFactory, entry: str)
 async def test_skip_waiting_setting(make_app: AppFactory, tmp_path: Path) -> None:
     app, appcache = make_app(APPCACHE_SW_SKIP_WAITING=True)
     appcache.add_urls("/")
-    result = run_sw(await script(app, tmp_path), tmp_path, install=True)
+    bodies = await served(app, list(await precache_keys(app)))
+    result = run_sw(await script(app, tmp_path), tmp_path, install=True, bodies=bodies)
+    assert result["install"] == "ok"
     assert result["skipped"] is True
 
 
@@ -304,13 +438,81 @@ async def test_disabled_urls_are_not_routed(make_app: AppFactory) -> None:
 
 
 async def test_registration_snippet(make_app: AppFactory) -> None:
-    app, _ = make_app(APPCACHE_SW_URL="/static-sw.js")
+    app, _ = make_app(APPCACHE_SW_URL="/static-sw.js", APPCACHE_SW_UPDATE_INTERVAL=600)
     async with app.app_context():
         snippet = str(app.jinja_env.globals["appcache_sw_script"]())  # type: ignore[operator]
-        assert 'navigator.serviceWorker.register("/static-sw.js"' in snippet
+        # No inline script: it works under Content-Security-Policy script-src 'self'.
+        assert snippet == (
+            '<script src="/appcache.js" data-sw="/static-sw.js" data-scope="/" '
+            'data-update-interval="600" defer></script>'
+        )
         assert app.jinja_env.globals["appcache_manifest_url"]() == "/manifest.appcache"  # type: ignore[operator]
-    off, _ = make_app(APPCACHE_SW_URL=None)
-    assert str(off.jinja_env.globals["appcache_sw_script"]()) == ""  # type: ignore[operator]
+    for off_config in ({"APPCACHE_SW_URL": None}, {"APPCACHE_SW_CLIENT_URL": None}):
+        off, _ = make_app(**off_config)
+        assert str(off.jinja_env.globals["appcache_sw_script"]()) == ""  # type: ignore[operator]
+    quiet, _ = make_app(APPCACHE_SW_UPDATE_INTERVAL=None, APPCACHE_SW_UNREGISTER=True)
+    async with quiet.app_context():
+        snippet = str(quiet.jinja_env.globals["appcache_sw_script"]())  # type: ignore[operator]
+    assert "data-update-interval" not in snippet
+    assert 'data-unregister="true"' in snippet
+
+
+async def test_the_page_client_is_served_and_valid_javascript(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    app, _ = make_app()
+    response = await app.test_client().get("/appcache.js")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response.headers["Cache-Control"] == "no-cache"
+    path = tmp_path / "appcache.js"
+    path.write_bytes(await response.get_data())
+    subprocess.run([str(NODE), "--check", str(path)], check=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("APPCACHE_SW_UPDATE_INTERVAL", 0, "number of seconds above 0, or None"),
+        ("APPCACHE_SW_UPDATE_INTERVAL", "hourly", "number of seconds above 0, or None"),
+        ("APPCACHE_SW_VERIFY", "some", "give 'files' or 'all' or 'none'"),
+        ("APPCACHE_SW_UNREGISTER", "yes", "True, False or None"),
+        ("APPCACHE_SW_CLIENT_URL", "appcache.js", "must start with '/'"),
+        ("APPCACHE_SW_CLIENT_URL", "/sw.js", "must differ"),
+    ],
+)
+async def test_new_settings_are_checked(
+    make_app: AppFactory, key: str, value: object, message: str
+) -> None:
+    from quart_appcache import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{key}.*{re.escape(message)}"):
+        make_app(**{key: value})
+
+
+async def test_kill_switch_serves_a_worker_that_cleans_up_and_410s(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    app, appcache = make_app(APPCACHE_SW_UNREGISTER=True)
+    appcache.add_urls("/")
+    client = app.test_client()
+    assert (await client.get("/manifest.appcache")).status_code == 410
+    assert (await client.get("/precache-manifest.json")).status_code == 410
+    assert (await client.get("/appcache.js")).status_code == 200  # pages still load it
+    sw = await script(app, tmp_path)
+    subprocess.run([str(NODE), "--check", str(sw)], check=True, timeout=30)
+    ours = f"quart-appcache:{ORIGIN}/"
+    result = run_sw(
+        sw,
+        tmp_path,
+        install=True,
+        activate=True,
+        caches={"": ["a"], f"{ours}:runtime:docs": ["b"], "someone-else": ["c"]},
+    )
+    assert result["skipped"] is True
+    assert result["caches"] == {"someone-else": ["c"]}
+    assert result["unregistered"] is True
+    assert result["navigated"] == [f"{ORIGIN}/"]
 
 
 async def test_app_sw_template_wins(make_app: AppFactory) -> None:

@@ -226,11 +226,12 @@ async def test_template_globals_in_a_template_response(tmp_path: Path) -> None:
     async with client(app) as http:
         body = (await http.get("/page")).text
     assert 'manifest="/manifest.appcache"' in body
-    assert 'register("/worker.js", {scope: "/", updateViaCache: ' in body
+    assert '<script src="/appcache.js" data-sw="/worker.js" data-scope="/" ' in body
     async with client(app, root_path="/app") as http:
         body = (await http.get("/app/page")).text
+        assert (await http.get("/app/appcache.js")).status_code == 200
     assert 'manifest="/app/manifest.appcache"' in body
-    assert 'register("/app/worker.js", {scope: "/app/", updateViaCache: ' in body
+    assert '<script src="/app/appcache.js" data-sw="/app/worker.js" data-scope="/app/" ' in body
 
 
 def test_templates_must_be_jinja2_templates() -> None:

@@ -56,9 +56,12 @@ async def test_artifacts_answer_get_head_304_and_refuse_post(
         assert worker.headers["service-worker-allowed"] == "/"
         assert worker.headers["content-type"] == "text/javascript; charset=utf-8"
         precache = (await http.get("/precache-manifest.json")).json()
-        assert precache == [
+        assert precache[:-1] == [
             {"url": url, "revision": revision} for url, revision in await appcache.entries()
         ]
+        assert precache[-1]["url"] == "/appcache.js"
+        client_script = await http.get("/appcache.js")
+        assert client_script.headers["content-type"] == "text/javascript; charset=utf-8"
 
 
 async def test_disabled_artifacts_are_not_served(make_starlette: StarletteFactory) -> None:
@@ -190,7 +193,7 @@ async def test_fastapi_startup_handlers_and_routers_included_later_run_first(
     async with started(app):
         frozen = appcache.site().frozen
         assert frozen is not None
-        assert [item.url for item in frozen.snapshot.revisions] == ["/needs-startup"]
+        assert frozen.snapshot.urls == ["/needs-startup"]
 
 
 async def test_tracked_answers_get_cache_headers_others_keep_theirs(tmp_path: Path) -> None:
@@ -254,7 +257,7 @@ async def test_an_app_under_a_url_prefix_lists_everything_under_it(
         assert sections["FALLBACK"] == ["/app/ /app/offline"]
         assert sections["NETWORK"] == ["/app/api/"]
         precache = (await http.get("/app/precache-manifest.json")).json()
-        assert [item["url"] for item in precache] == sections["CACHE"]
+        assert [item["url"] for item in precache] == [*sections["CACHE"], "/app/appcache.js"]
         worker = await http.get("/app/sw.js")
         assert worker.headers["service-worker-allowed"] == "/app/"
         assert '"/app/static/app.js"' in worker.text

@@ -50,8 +50,9 @@ class Appcache:
             ``appcache_manifest_url()`` and ``appcache_sw_script()`` globals,
             and whose templates win over the packaged manifest and worker.
         url, template, url_base, fallback, network, finalize, fetch_timeout,
-        precache_url, sw_url, sw_template, sw_skip_waiting, build_dir,
-        build_check: the
+        precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
+        sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
+        build_dir, build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see the
             README's table); ``build_dir=None`` reads no build at startup.
         debug: debug mode (stay live, never finalize at startup); default
@@ -80,6 +81,11 @@ class Appcache:
         sw_url: str | None = DEFAULTS["APPCACHE_SW_URL"],
         sw_template: str = DEFAULTS["APPCACHE_SW_TEMPLATE"],
         sw_skip_waiting: bool = False,
+        sw_client_url: str | None = DEFAULTS["APPCACHE_SW_CLIENT_URL"],
+        sw_update_interval: float | None = DEFAULTS["APPCACHE_SW_UPDATE_INTERVAL"],
+        sw_verify: str = DEFAULTS["APPCACHE_SW_VERIFY"],
+        sw_unregister: bool = False,
+        sw_ignored_params: Sequence[str] = tuple(DEFAULTS["APPCACHE_SW_IGNORED_PARAMS"]),
         build_dir: str | os.PathLike[str] | None = None,
         build_check: str = DEFAULTS["APPCACHE_BUILD_CHECK"],
         debug: bool | None = None,
@@ -97,6 +103,15 @@ class Appcache:
             "APPCACHE_SW_URL": sw_url,
             "APPCACHE_SW_TEMPLATE": sw_template,
             "APPCACHE_SW_SKIP_WAITING": sw_skip_waiting,
+            "APPCACHE_SW_CLIENT_URL": sw_client_url,
+            "APPCACHE_SW_UPDATE_INTERVAL": sw_update_interval,
+            "APPCACHE_SW_VERIFY": sw_verify,
+            "APPCACHE_SW_UNREGISTER": sw_unregister,
+            "APPCACHE_SW_IGNORED_PARAMS": (
+                list(sw_ignored_params)
+                if isinstance(sw_ignored_params, tuple)
+                else sw_ignored_params
+            ),
             "APPCACHE_BUILD_DIR": build_dir,
             "APPCACHE_BUILD_CHECK": build_check,
         }
@@ -160,7 +175,7 @@ class Appcache:
         @jinja2.pass_context
         def appcache_sw_script(context: jinja2.runtime.Context) -> Markup:
             """The ``<script>`` that registers the service worker."""
-            return sw_registration(settings.sw_url, _prefix(context))
+            return sw_registration(settings, _prefix(context))
 
         templates.env.globals["appcache_manifest_url"] = appcache_manifest_url
         templates.env.globals["appcache_sw_script"] = appcache_sw_script
@@ -254,7 +269,7 @@ class Appcache:
     async def entries(self) -> list[tuple[str, str]]:
         """The ordered ``(url, revision)`` pairs of the bundle."""
         snapshot = await self._site().snapshot()
-        return [(item.url, item.revision) for item in snapshot.revisions]
+        return [(item.url, item.revision) for item in snapshot.tracked]
 
     async def finalize(self) -> None:
         """Compute once and freeze (concurrent calls share one computation).

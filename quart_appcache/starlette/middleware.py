@@ -24,7 +24,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AppcacheError
-from ..serving import Reply, reply_for, unavailable
+from ..serving import Reply, gone, reply_for, unavailable
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key, route_path
 from ..urls import url_prefix
@@ -78,6 +78,8 @@ class AppcacheMiddleware:
         if method not in ("GET", "HEAD"):
             return Reply(405, (("Allow", "GET, HEAD"), ("Content-Length", "0")), b"")
         prefix = url_prefix(root_path)
+        if self.site.gone(name):
+            return gone()
         try:
             artifact = await self.site.artifact(name, prefix)
         except AppcacheError as error:

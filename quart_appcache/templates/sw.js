@@ -13,6 +13,14 @@ const FALLBACK = {{ fallback }};
 // prefixes of this origin, and these absolute URL prefixes of any origin.
 const NETWORK = {{ network }};
 const SKIP_WAITING = {{ skip_waiting }};
+// Each download is checked against its revision (the SHA-256 of its bytes)
+// before it is cached, except the URLs listed here (views, unless
+// APPCACHE_SW_VERIFY = "all").
+const VERIFY = {{ verify }};
+const UNVERIFIED = new Set({{ unverified }});
+// Query parameters (regular expressions) a precached URL may carry and still
+// be answered from the precache: tracking parameters such as utm_*.
+const IGNORED_PARAMS = {{ ignored_params }}.map((source) => new RegExp(source));
 
 const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
 // An install fetches into a cache of its own, merged into CACHE_NAME when the
@@ -40,17 +48,55 @@ function cacheKey(entry) {
 
 const KEYS = new Map(ENTRIES.map((entry) => [absolute(entry.url), cacheKey(entry)]));
 
-async function download(entry) {
-  const response = await fetch(new Request(entry.url, {
-    cache: 'reload',
+class InstallError extends Error {
+  constructor(url, reason) {
+    super('quart_appcache: precaching ' + url + ' failed: ' + reason +
+          '; keeping the previous version');
+    this.url = url;
+    this.reason = reason;
+  }
+}
+
+// A revision is the first 32 hex digits (16 bytes) of the SHA-256 of the bytes.
+async function revisionOf(response) {
+  const digest = await crypto.subtle.digest('SHA-256', await response.clone().arrayBuffer());
+  return Array.from(new Uint8Array(digest).slice(0, 16),
+                    (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+async function fetchEntry(url, cache) {
+  const response = await fetch(new Request(url, {
+    cache,
     credentials: 'same-origin',
     redirect: 'manual',
   }));
   if (response.status !== 200) {
-    throw new Error('quart_appcache: precaching ' + entry.url + ' answered ' +
-                    (response.status || response.type) + '; keeping the previous version');
+    throw new InstallError(url, 'answered ' + (response.status || response.type));
   }
   return response;
+}
+
+// Downloads an entry and checks its bytes: a CDN or proxy that hands out
+// other bytes than the server hashed gets one more chance, bypassing every
+// cache; a second mismatch fails the install rather than caching wrong
+// bytes under this version.
+async function download(entry) {
+  const response = await fetchEntry(entry.url, 'reload');
+  if (!VERIFY || UNVERIFIED.has(entry.url) || await revisionOf(response) === entry.revision) {
+    return response;
+  }
+  const separator = entry.url.includes('?') ? '&' : '?';
+  const retried = await fetchEntry(
+    entry.url + separator + '__appcache_retry=' + Date.now(), 'no-store');
+  if (await revisionOf(retried) === entry.revision) {
+    return retried;
+  }
+  throw new InstallError(entry.url, 'the content does not match its revision ' + entry.revision);
+}
+
+async function tell(message) {
+  const pages = await self.clients.matchAll({type: 'window', includeUncontrolled: true});
+  pages.forEach((page) => page.postMessage(message));
 }
 
 async function eachConcurrently(items, work) {
@@ -82,6 +128,13 @@ async function precache() {
     });
   } catch (error) {
     await caches.delete(STAGING);
+    // The pages learn what failed (appcache:update-failed), not just that it did.
+    await tell({
+      type: 'quart-appcache:install-failed',
+      version: VERSION,
+      url: error.url || null,
+      reason: error.reason || String(error.message || error),
+    });
     throw error;
   }
 }
@@ -184,6 +237,31 @@ async function partial(response, header) {
   });
 }
 
+// The precache key of a request: its own URL, or the same URL without the
+// tracking parameters IGNORED_PARAMS names.
+function precacheKey(requestUrl) {
+  const key = KEYS.get(absolute(requestUrl));
+  if (key || IGNORED_PARAMS.length === 0) {
+    return key;
+  }
+  const url = new URL(requestUrl);
+  if (!url.search) {
+    return undefined;
+  }
+  // The other parameters are kept exactly as they were written.
+  const kept = url.search.slice(1).split('&').filter((part) => {
+    let name = part.split('=')[0];
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch (error) {
+      // a malformed escape: match the name as written
+    }
+    return !IGNORED_PARAMS.some((pattern) => pattern.test(name));
+  });
+  url.search = kept.join('&');
+  return KEYS.get(absolute(url.href));
+}
+
 async function fromPrecache(key, request) {
   const cache = await caches.open(CACHE_NAME);
   const cached = await cache.match(key);
@@ -227,7 +305,10 @@ self.addEventListener('message', (event) => {
   if (event.data === 'quart-appcache:version' && event.ports[0]) {
     event.ports[0].postMessage(VERSION);
   } else if (event.data === 'quart-appcache:skip-waiting') {
-    self.skipWaiting();
+    // A page applied the update: every page on the old version follows
+    // the takeover with one reload.
+    event.waitUntil(tell({type: 'quart-appcache:applying', version: VERSION})
+      .then(() => self.skipWaiting()));
   }
 });
 
@@ -237,7 +318,7 @@ self.addEventListener('fetch', (event) => {
     return;  // never touched: the network answers, as if there were no worker
   }
   const url = new URL(request.url);
-  const key = KEYS.get(absolute(request.url));
+  const key = precacheKey(request.url);
   if (key) {
     event.respondWith(fromPrecache(key, request));
     return;

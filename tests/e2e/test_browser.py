@@ -13,7 +13,8 @@ from .servers import copy_example, free_port, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
 
-PRECACHED = ["/", "/offline", "/static/css/app.css", "/static/img/logo.svg", "/static/js/app.js"]
+TRACKED = ["/", "/offline", "/static/css/app.css", "/static/img/logo.svg", "/static/js/app.js"]
+PRECACHED = [*TRACKED, "/appcache.js"]  # the page client too
 
 
 async def cache_contents(page: Page) -> dict[str, list[str]]:

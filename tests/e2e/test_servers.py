@@ -109,4 +109,4 @@ async def test_an_app_under_a_root_path_lists_its_urls_under_it(kind: str, tmp_p
     assert worker.headers["service-worker-allowed"] == "/app/"
     assert '"/app/static/js/app.js"' in worker.text
     assert "must-revalidate" in css.headers["cache-control"]
-    assert 'register("/app/sw.js", {scope: "/app/"' in page.text
+    assert '<script src="/app/appcache.js" data-sw="/app/sw.js" data-scope="/app/"' in page.text

@@ -1,0 +1,174 @@
+/* quart_appcache page client: registers the service worker and tells the page
+ * about its updates. Loaded as <script src="..." data-sw="..." data-scope="..."
+ * defer> (appcache_sw_script()), so it runs under script-src 'self'.
+ *
+ *   window.addEventListener('appcache:offline-ready', (e) => e.detail.version)
+ *   window.addEventListener('appcache:update-ready', (e) => e.detail.version)
+ *   window.addEventListener('appcache:update-failed', (e) => e.detail)  // {version, url, reason}
+ *   await window.appcache.version()      // the controlling worker's version, or null
+ *   await window.appcache.update()       // true once a new version waits, false otherwise
+ *   window.appcache.applyUpdate()        // the waiting version takes over; pages reload once
+ *   window.appcache.state                // {status, detail}: the last event, for late listeners
+ */
+(function () {
+  'use strict';
+  var PREFIX = 'quart-appcache:';
+  var script = document.currentScript;
+  var config = script ? script.dataset : {};
+  var api = {state: {status: 'installing', detail: null}};
+  window.appcache = api;
+
+  var waiters = [];
+  function emit(status, detail) {
+    api.state = {status: status, detail: detail};
+    var name = status === 'failed' ? 'update-failed' : status;
+    window.dispatchEvent(new CustomEvent('appcache:' + name, {detail: detail}));
+    var pending = waiters;
+    waiters = [];
+    pending.forEach(function (resolve) { resolve(status); });
+  }
+
+  // Ask a worker a question over a MessageChannel; null if it cannot answer.
+  function ask(worker, question) {
+    return new Promise(function (resolve) {
+      if (!worker) { resolve(null); return; }
+      var channel = new MessageChannel();
+      channel.port1.onmessage = function (event) { resolve(event.data); };
+      worker.postMessage(PREFIX + question, [channel.port2]);
+    });
+  }
+
+  function unsupported() {
+    api.state = {status: 'unsupported', detail: null};
+    api.version = function () { return Promise.resolve(null); };
+    api.update = function () { return Promise.resolve(false); };
+    api.applyUpdate = function () { return Promise.resolve(false); };
+  }
+
+  if (!('serviceWorker' in navigator)) {
+    unsupported();
+    return;
+  }
+  var container = navigator.serviceWorker;
+  var scope = new URL(config.scope || '/', location.href).href;
+
+  if (config.unregister === 'true') {
+    // The kill switch: the app is no longer offline-capable.
+    unsupported();
+    container.getRegistration(scope).then(function (registration) {
+      if (registration && registration.scope === scope) { registration.unregister(); }
+    });
+    return;
+  }
+
+  api.version = function () { return ask(container.controller, 'version'); };
+
+  var hadController = Boolean(container.controller);
+  var told = new WeakSet();  // workers already announced (waiting or failed)
+  var applying = false;
+  var reloading = false;
+
+  function announceWaiting(registration) {
+    var worker = registration.waiting;
+    if (!worker || !container.controller || told.has(worker)) { return; }
+    told.add(worker);
+    ask(worker, 'version').then(function (version) { emit('update-ready', {version: version}); });
+  }
+
+  function watch(registration, worker) {
+    if (!worker) { return; }
+    worker.addEventListener('statechange', function () {
+      if (worker.state === 'installed') {
+        announceWaiting(registration);
+      } else if (worker.state === 'redundant' && !told.has(worker) &&
+                 registration.active !== worker) {
+        // The worker tells what failed itself (below); this covers a worker
+        // that could not, such as one whose script failed to evaluate.
+        told.add(worker);
+        emit('failed', {version: null, url: null, reason: 'the new version failed to install'});
+      }
+    });
+  }
+
+  container.addEventListener('message', function (event) {
+    var data = event.data;
+    if (!data || typeof data !== 'object') { return; }
+    if (data.type === PREFIX + 'install-failed') {
+      if (event.source && told.has(event.source)) { return; }
+      if (event.source) { told.add(event.source); }
+      emit('failed', {version: data.version, url: data.url, reason: data.reason});
+    } else if (data.type === PREFIX + 'applying') {
+      applying = true;  // a page applied an update: follow the takeover once
+    }
+  });
+
+  container.addEventListener('controllerchange', function () {
+    if (!hadController) {
+      hadController = true;
+      api.version().then(function (version) { emit('offline-ready', {version: version}); });
+      return;
+    }
+    // Reload only for an update a page asked for, and once: never for an
+    // automatic takeover or DevTools' "update on reload", so never a loop.
+    if (applying && !reloading) {
+      reloading = true;
+      location.reload();
+    }
+  });
+
+  var registered = container.register(config.sw, {scope: scope, updateViaCache: 'none'})
+    .then(function (registration) {
+      watch(registration, registration.installing);
+      registration.addEventListener('updatefound', function () {
+        watch(registration, registration.installing);
+      });
+      if (registration.waiting) {
+        announceWaiting(registration);
+      } else if (container.controller) {
+        // Already offline-ready on an earlier visit: say so without an event.
+        api.version().then(function (version) {
+          if (api.state.status === 'installing') {
+            api.state = {status: 'offline-ready', detail: {version: version}};
+          }
+        });
+      }
+      return registration;
+    });
+
+  api.update = function () {
+    return registered.then(function (registration) {
+      var outcome = new Promise(function (resolve) { waiters.push(resolve); });
+      return registration.update().then(function () {
+        var worker = registration.installing || registration.waiting;
+        if (!worker) { return false; }
+        if (worker.state === 'installed') {
+          announceWaiting(registration);
+          return true;
+        }
+        return outcome.then(function (status) { return status === 'update-ready'; });
+      });
+    }).catch(function () { return false; });
+  };
+
+  api.applyUpdate = function () {
+    return registered.then(function (registration) {
+      if (!registration.waiting) { return false; }
+      applying = true;
+      registration.waiting.postMessage(PREFIX + 'skip-waiting');
+      return true;
+    });
+  };
+
+  // Check for a new version when the page is shown again, and now and then.
+  function check() {
+    registered.then(function (registration) { return registration.update(); })
+      .catch(function () {});
+  }
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'visible') { check(); }
+  });
+  var interval = Number(config.updateInterval || 0);
+  if (interval > 0) {
+    setInterval(check, interval * 1000);
+  }
+})();
