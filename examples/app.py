@@ -28,6 +28,8 @@ def create_app(**config: Any) -> Quart:
         APPCACHE_FALLBACK={"/": "/offline"},
         APPCACHE_NETWORK=["*"],
         APPCACHE_SW_SKIP_WAITING=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
+        # The kill switch: set it to retire the offline bundle from every browser.
+        APPCACHE_SW_UNREGISTER=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
     )
     app.config.update(config)
     appcache.init_app(app)

@@ -76,6 +76,7 @@ def create_app() -> FastAPI:
         templates=templates,
         fallback={"/": "/offline"},
         sw_skip_waiting=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
+        sw_unregister=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
         build_dir=os.environ.get("APPCACHE_BUILD_DIR") or None,
     )
     appcache.add_urls("/", "/offline")

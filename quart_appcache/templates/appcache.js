@@ -13,6 +13,7 @@
 (function () {
   'use strict';
   var PREFIX = 'quart-appcache:';
+  var REPORT_GRACE_MS = 2000;
   var script = document.currentScript;
   var config = script ? script.dataset : {};
   var api = {state: {status: 'installing', detail: null}};
@@ -80,12 +81,16 @@
     worker.addEventListener('statechange', function () {
       if (worker.state === 'installed') {
         announceWaiting(registration);
-      } else if (worker.state === 'redundant' && !told.has(worker) &&
-                 registration.active !== worker) {
-        // The worker tells what failed itself (below); this covers a worker
-        // that could not, such as one whose script failed to evaluate.
-        told.add(worker);
-        emit('failed', {version: null, url: null, reason: 'the new version failed to install'});
+      } else if (worker.state === 'redundant' && registration.active !== worker) {
+        // The worker tells what failed itself (below), but its message may
+        // arrive after this state change: give it a moment, then report a
+        // worker that could not tell (one whose script failed to run, say).
+        setTimeout(function () {
+          if (!told.has(worker)) {
+            told.add(worker);
+            emit('failed', {version: null, url: null, reason: 'the new version failed to install'});
+          }
+        }, REPORT_GRACE_MS);
       }
     });
   }

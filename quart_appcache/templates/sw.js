@@ -114,8 +114,12 @@ async function eachConcurrently(items, work) {
 }
 
 async function precache() {
-  const live = await caches.open(CACHE_NAME);
-  const present = new Set((await live.keys()).map((request) => request.url));
+  // Only looked at, never created here: a failed first install leaves no cache.
+  const present = new Set();
+  if (await caches.has(CACHE_NAME)) {
+    const live = await caches.open(CACHE_NAME);
+    (await live.keys()).forEach((request) => present.add(request.url));
+  }
   const missing = ENTRIES.filter((entry) => !present.has(cacheKey(entry)));
   await caches.delete(STAGING);  // what an interrupted install of this version left
   if (missing.length === 0) {

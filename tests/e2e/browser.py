@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying hosts this
@@ -80,3 +81,58 @@ async def worker_version(page: Page) -> str:
         })"""
     )
     return version
+
+
+# Records the page client's events from the first moment of every page.
+RECORD_EVENTS = """
+window.__appcacheEvents = [];
+for (const name of ['offline-ready', 'update-ready', 'update-failed']) {
+    window.addEventListener('appcache:' + name, (event) => {
+        window.__appcacheEvents.push({name, detail: event.detail});
+    });
+}
+"""
+
+
+async def events(page: Page) -> list[dict[str, object]]:
+    """The page client's events this page saw so far, in order."""
+    seen: list[dict[str, object]] = await page.evaluate("window.__appcacheEvents")
+    return seen
+
+
+async def wait_event(page: Page, name: str) -> dict[str, object]:
+    """Wait until the page saw the event ``name``; its detail."""
+    await page.wait_for_function(
+        f"() => window.__appcacheEvents.some((e) => e.name === {name!r})", timeout=TIMEOUT_MS
+    )
+    detail: dict[str, object] = next(e for e in await events(page) if e["name"] == name)["detail"]  # type: ignore[assignment]
+    return detail
+
+
+async def wait_unregistered(page: Page) -> None:
+    """Wait until the page's origin has no service worker registration left.
+
+    The page may be reloaded meanwhile (the kill switch does that): the wait
+    starts again in the new document.
+    """
+    for _ in range(5):
+        try:
+            await page.evaluate(
+                """() => new Promise((resolve, reject) => {
+                    const deadline = Date.now() + 15000;
+                    (async function poll() {
+                        if (!(await navigator.serviceWorker.getRegistration())) {
+                            resolve(true);
+                            return;
+                        }
+                        if (Date.now() > deadline) { reject(new Error('still registered')); return; }
+                        setTimeout(poll, 100);
+                    })();
+                })"""
+            )
+            return
+        except PlaywrightError as error:
+            if "context was destroyed" not in str(error):
+                raise
+            await page.wait_for_load_state()
+    raise AssertionError("the page kept navigating")

@@ -56,14 +56,14 @@ class Server:
         return seen
 
     def requests(self) -> list[str]:
-        """Request lines (``GET /path``) from the access log so far."""
+        """Request lines (``GET /path?query``) from the access log so far."""
         if self.access_log is None or not self.access_log.exists():
             return []
         lines = []
         for line in self.access_log.read_text(errors="replace").splitlines():
             if '"' in line:
                 method, _, rest = line.split('"', 2)[1].partition(" ")
-                lines.append(f"{method} {rest.rsplit(' ', 1)[0]}")
+                lines.append(f"{method} {rest.rsplit(' ', 1)[0].removesuffix('?')}")
         return lines
 
 
@@ -80,7 +80,9 @@ def command(
     if kind == "hypercorn":
         cmd = [str(BIN / "hypercorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
         if access_log is not None:
-            cmd += ["--access-logfile", str(access_log)]
+            # The request line with its query string (hypercorn's %(r)s leaves it out).
+            log_format = '%(h)s "%(m)s %(U)s?%(q)s %(H)s" %(s)s'
+            cmd += ["--access-logfile", str(access_log), "--access-logformat", log_format]
         return [*cmd, *prefix, module]
     if kind == "uvicorn":
         return [
