@@ -47,11 +47,15 @@ async def open_controlled(context: BrowserContext, url: str) -> Page:
 
 async def wait_controlled(page: Page) -> None:
     """Wait until a service worker is active and controls ``page``."""
+    # (evaluate() itself never times out: the promise gives up on its own.)
     await page.evaluate(
-        """() => navigator.serviceWorker.ready.then(() => new Promise((resolve) => {
-            if (navigator.serviceWorker.controller) { resolve(true); return; }
-            navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true));
-        }))"""
+        """() => new Promise((resolve, reject) => {
+            setTimeout(() => reject(new Error('no service worker took control')), 20000);
+            navigator.serviceWorker.ready.then(() => {
+                if (navigator.serviceWorker.controller) { resolve(true); return; }
+                navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true));
+            });
+        })"""
     )
 
 
