@@ -57,8 +57,14 @@ async def test_the_workbox_recipe_works_offline_and_downloads_only_what_changed(
         [precache] = [name for name in caches if name.startswith("workbox-precache")]
         urls = sorted(url.split("?")[0].removeprefix(server.url) for url in caches[precache])
         assert urls == sorted(
-            ["/", "/offline", "/static/css/app.css", "/static/img/logo.svg",
-             "/static/js/app.js", "/appcache.js"]
+            [
+                "/",
+                "/offline",
+                "/static/css/app.css",
+                "/static/img/logo.svg",
+                "/static/js/app.js",
+                "/appcache.js",
+            ]
         )
         assert not any("/static/workbox/" in url for url in caches[precache])
         await context.set_offline(True)

@@ -8,7 +8,13 @@ import subprocess
 from pathlib import Path
 
 WORKBOX_VERSION = "7.4.1"
-MODULES = ("workbox-sw", "workbox-core", "workbox-precaching", "workbox-routing", "workbox-strategies")
+MODULES = (
+    "workbox-sw",
+    "workbox-core",
+    "workbox-precaching",
+    "workbox-routing",
+    "workbox-strategies",
+)
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "quart-appcache-tests"
 
 
@@ -20,8 +26,17 @@ def workbox_files() -> list[Path]:
         prefix.mkdir(parents=True, exist_ok=True)
         npm = shutil.which("npm") or "npm"
         subprocess.run(
-            [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save",
-             "--loglevel=error", *(f"{name}@{WORKBOX_VERSION}" for name in MODULES)],
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--loglevel=error",
+                *(f"{name}@{WORKBOX_VERSION}" for name in MODULES),
+            ],
             check=True,
             capture_output=True,
             timeout=300,
