@@ -28,7 +28,7 @@ from typing import Any
 import aiofiles
 
 from .bundle import Snapshot
-from .collect import Entry, FileEntry
+from .collect import Entry, FileEntry, OwnEntry
 from .digest import Revision
 from .errors import BuildError
 from .filehash import Digest
@@ -51,8 +51,8 @@ FILES = {
     "manifest": "manifest.appcache",
     "precache": "precache-manifest.json",
     "sw": "sw.js",
-    "client": "appcache.js",
 }
+OWN_FOLDER = "own"
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,14 @@ class Build:
 
 
 def _atomic_write(folder: str, name: str, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    # `name` may have a folder of its own (own/appcache.js), created before this.
+    target = os.path.join(folder, name)
+    fd, temp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(name)}.")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.chmod(temp, 0o644)
-        os.replace(temp, os.path.join(folder, name))
+        os.replace(temp, target)
     except BaseException:
         if os.path.exists(temp):
             os.unlink(temp)
@@ -97,12 +99,21 @@ def write_build(
         for name, body in artifacts.items():
             _atomic_write(folder, FILES[name], body)
             written.append(os.path.join(folder, FILES[name]))
+        own = []
+        if snapshot.own:
+            os.makedirs(os.path.join(folder, OWN_FOLDER), exist_ok=True)
+        for entry in snapshot.own:
+            file = f"{OWN_FOLDER}/{entry.url.partition('?')[0].rsplit('/', 1)[-1]}"
+            _atomic_write(folder, file, entry.body)
+            written.append(os.path.join(folder, file))
+            own.append({"url": entry.url, "file": file, "mimetype": entry.mimetype})
         record = {
             "format": FORMAT,
             "version": snapshot.version,
             "updated": snapshot.updated,
             "artifacts": {name: FILES[name] for name in artifacts},
             "fingerprint": dict(fingerprint),
+            "own": own,
             "entries": [
                 {"url": item.url, "revision": item.revision, "size": item.size, "kind": item.kind}
                 for item in snapshot.revisions
@@ -149,7 +160,13 @@ async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
         Revision(item["url"], item["revision"], item["size"], item["kind"])
         for item in record["entries"]
     )
-    snapshot = Snapshot(record["version"], record["updated"], revisions)
+    own = tuple(
+        [
+            OwnEntry(item["url"], await _read(folder, item["file"], command), item["mimetype"])
+            for item in record["own"]
+        ]
+    )
+    snapshot = Snapshot(record["version"], record["updated"], revisions, own)
     return Build(snapshot, artifacts, record["fingerprint"])
 
 
@@ -163,7 +180,7 @@ def check_fresh(
     Raises:
         BuildError: naming what was added, removed or resized.
     """
-    built = {item.url: item.size for item in build.snapshot.revisions}
+    built = {item.url: item.size for item in build.snapshot.tracked}
     declared = [entry.url for entry in entries]
     problems = []
     added = [url for url in declared if url not in built]
@@ -274,7 +291,7 @@ def _parse_record(folder: str, data: bytes, command: str) -> dict[str, Any]:
         record = json.loads(data)
         if record.get("format") != FORMAT:
             raise ValueError(f"format {record.get('format')!r}, expected {FORMAT}")
-        for key in ("version", "updated", "artifacts", "entries", "fingerprint"):
+        for key in ("version", "updated", "artifacts", "entries", "fingerprint", "own"):
             if key not in record:
                 raise ValueError(f"no {key!r}")
         for item in record["entries"]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, version_of
-from .entries import Entry
+from .entries import Entry, OwnEntry
 from .filehash import RevisionCache
 from .tasks import cancel_all
 from .walk import ListingCache
@@ -40,6 +40,8 @@ class Snapshot:
     version: str
     updated: str
     revisions: tuple[Revision, ...]
+    # The bytes of what the extension serves itself (the "own" revisions).
+    own: tuple[OwnEntry, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def tracked(self) -> tuple[Revision, ...]:
@@ -67,17 +69,23 @@ class Bundle:
         self._last: Snapshot | None = None
 
     def collect_now(self) -> list[Entry]:
-        """The entries as of now, listed on the calling thread."""
-        return collect(self.declarations)
+        """The app's entries as of now (without the extension's own), listed on this thread."""
+        return collect(self.declarations, with_own=False)
 
-    async def collect(self, *, cached: bool = False) -> list[Entry]:
+    async def collect(self, *, cached: bool = False, with_own: bool = True) -> list[Entry]:
         """The entries as of now, listed in a worker thread.
 
         Args:
             cached: reuse unchanged folder listings (debug mode).
+            with_own: list the extension's own artifacts too.
         """
         return await asyncio.to_thread(
-            partial(collect, self.declarations, listings=self._listings if cached else None)
+            partial(
+                collect,
+                self.declarations,
+                listings=self._listings if cached else None,
+                with_own=with_own,
+            )
         )
 
     async def current(self, render: Render) -> Snapshot:
@@ -129,17 +137,21 @@ class Bundle:
             )
         finally:
             await cancel_all(early.values())
-        return self._remember(await asyncio.to_thread(version_of, revisions), revisions)
+        own = tuple(entry for entry in entries if isinstance(entry, OwnEntry))
+        return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
 
-    def _remember(self, version: str, revisions: Sequence[Revision]) -> Snapshot:
+    def _remember(
+        self, version: str, revisions: Sequence[Revision], own: tuple[OwnEntry, ...]
+    ) -> Snapshot:
         # `updated` is when this process first saw a version: the same
         # version keeps its time, and a new one is always strictly later than
         # the one before, even within the clock's resolution.
         previous = self._last
         if previous is not None and previous.version == version:
-            return previous
+            return previous  # (same version: same revisions, so the same own bytes)
         now = datetime.now(UTC)
         if previous is not None:
             now = max(now, datetime.fromisoformat(previous.updated) + timedelta(microseconds=1))
-        self._last = Snapshot(version, now.isoformat(timespec="microseconds"), tuple(revisions))
+        updated = now.isoformat(timespec="microseconds")
+        self._last = Snapshot(version, updated, tuple(revisions), own)
         return self._last

@@ -30,20 +30,22 @@ class Declarations:
     Args:
         root_path: the directory relative folders resolve against.
         reserved: URLs that must never be cached (the manifest's own URL, the
-            service worker), mapped to the config key that names them.
+            service worker), mapped to the config key that names them; one
+            ending in ``/`` reserves every URL under it.
         fallback_targets: the FALLBACK section's fallback URLs; they are
             tracked too, since a fallback that is not cached cannot work
             offline.
         fallback_key: how the user wrote the FALLBACK setting, for errors.
-        own: what the extension serves itself and precaches with the bundle
-            (the page client); listed last, never excluded.
+        own: returns what the extension serves itself and precaches with the
+            bundle (page client, web app manifest, icons); listed last, never
+            excluded. Called when the bundle is collected, in a worker thread.
     """
 
     root_path: str
     reserved: dict[str, str] = field(default_factory=dict)
     fallback_targets: list[str] = field(default_factory=list)
     fallback_key: str = "APPCACHE_FALLBACK"
-    own: list[OwnEntry] = field(default_factory=list)
+    own: Callable[[], list[OwnEntry]] = list
     items: list[str | Folder] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     # Counts declarations, so what was derived from them knows when it is stale.
@@ -120,7 +122,15 @@ class Declarations:
         return url.startswith(tuple(self.excluded))
 
     def _check_not_reserved(self, url: str) -> str:
-        key = self.reserved.get(url.partition("?")[0])
+        path = url.partition("?")[0]
+        key = self.reserved.get(path) or next(
+            (
+                key
+                for own, key in self.reserved.items()
+                if own.endswith("/") and path.startswith(own)
+            ),
+            None,
+        )
         if key is not None:
             raise InvalidURLError(
                 f"add_urls() cannot track {url!r}: it is the extension's own URL ({key}). "
@@ -134,6 +144,7 @@ def collect(
     *,
     on_skip: Callable[[str], None] | None = None,
     listings: ListingCache | None = None,
+    with_own: bool = True,
 ) -> list[Entry]:
     """List the entries of the bundle, in declaration order, duplicates collapsed.
 
@@ -148,6 +159,8 @@ def collect(
             devices); defaults to a logged warning.
         listings: debug-mode cache of folder listings, so unchanged folders
             are only stat-ed, not listed again.
+        with_own: also list what the extension serves itself (left out when
+            only the app's tracked URLs are wanted: it may generate icons).
 
     Returns:
         The ordered entries.
@@ -168,6 +181,6 @@ def collect(
                 entries.setdefault(entry.url, entry)
     for url in declarations.fallback_targets:
         entries.setdefault(url, ViewEntry(url))
-    for own in declarations.own:
+    for own in declarations.own() if with_own else []:
         entries.setdefault(own.url, own)
     return list(entries.values())

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError, InvalidURLError
 from .urls import check_origin_prefix, check_prefix, check_url
+from .webapp import check_members
 
 __all__ = ["DEFAULTS", "KeyNames", "Settings", "parse_url_base"]
 
@@ -38,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "APPCACHE_SW_VERIFY": "files",
     "APPCACHE_SW_UNREGISTER": False,
     "APPCACHE_SW_IGNORED_PARAMS": ["utm_*", "fbclid", "gclid"],
+    "APPCACHE_WEB_MANIFEST": None,
+    "APPCACHE_WEB_MANIFEST_URL": "/manifest.webmanifest",
+    "APPCACHE_ICON": None,
+    "APPCACHE_ICONS_URL": "/appcache-icons/",
     "APPCACHE_BUILD_DIR": None,
     "APPCACHE_BUILD_CHECK": "content",
 }
@@ -48,6 +53,7 @@ OWN_URL_KEYS = (
     "APPCACHE_PRECACHE_URL",
     "APPCACHE_SW_URL",
     "APPCACHE_SW_CLIENT_URL",
+    "APPCACHE_WEB_MANIFEST_URL",
 )
 
 
@@ -107,6 +113,10 @@ class Settings:
     sw_verify: str
     sw_unregister: bool
     sw_ignored_params: tuple[str, ...]
+    web_manifest: dict[str, Any] | None
+    web_manifest_url: str
+    icon: str | None
+    icons_url: str
     build_dir: str | None
     build_check: str = "content"
     names: KeyNames = field(default=KeyNames(), compare=False)
@@ -170,6 +180,14 @@ class Settings:
             sw_verify=_choice(config, "APPCACHE_SW_VERIFY", VERIFY_MODES, name),
             sw_unregister=bool(_optional_bool(config, "APPCACHE_SW_UNREGISTER", name)),
             sw_ignored_params=_patterns(config["APPCACHE_SW_IGNORED_PARAMS"], name),
+            web_manifest=check_members(
+                config["APPCACHE_WEB_MANIFEST"], name("APPCACHE_WEB_MANIFEST")
+            ),
+            web_manifest_url=_required(
+                urls["APPCACHE_WEB_MANIFEST_URL"], "APPCACHE_WEB_MANIFEST_URL", name
+            ),
+            icon=_icon(config["APPCACHE_ICON"], name),
+            icons_url=_icons_url(config["APPCACHE_ICONS_URL"], name),
             build_dir=os.fspath(build_dir) if build_dir is not None else default_build_dir,
             build_check=_choice(config, "APPCACHE_BUILD_CHECK", BUILD_CHECKS, name),
             names=names,
@@ -183,6 +201,8 @@ class Settings:
             self.precache_url: "APPCACHE_PRECACHE_URL",
             self.sw_url: "APPCACHE_SW_URL",
             self.sw_client_url: "APPCACHE_SW_CLIENT_URL",
+            self.web_manifest_url: "APPCACHE_WEB_MANIFEST_URL",
+            self.icons_url: "APPCACHE_ICONS_URL",  # a prefix: every URL under it
         }
         return {url: self.names.name(key) for url, key in own.items() if url is not None}
 
@@ -230,6 +250,37 @@ def _timeout(value: object, name: Callable[[str], str]) -> float:
             f"{name('APPCACHE_FETCH_TIMEOUT')} is {value!r}; give a number of seconds above 0."
         )
     return float(value)
+
+
+def _required(url: str | None, key: str, name: Callable[[str], str]) -> str:
+    if url is None:
+        raise ConfigError(f"{name(key)} is None; give a URL like {DEFAULTS[key]!r}.")
+    return url
+
+
+def _icon(value: object, name: Callable[[str], str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ConfigError(
+            f"{name('APPCACHE_ICON')} is {value!r}; give the path of a square PNG of at "
+            "least 512x512 pixels, or None."
+        )
+    return os.fspath(value)
+
+
+def _icons_url(value: object, name: Callable[[str], str]) -> str:
+    key = name("APPCACHE_ICONS_URL")
+    try:
+        url = check_url(value, source=key)
+    except InvalidURLError as error:
+        raise ConfigError(str(error)) from None
+    if "?" in url or not url.endswith("/") or url == "/":
+        raise ConfigError(
+            f"{key} is {value!r}; give a folder URL of its own, ending in '/', like "
+            "'/appcache-icons/'."
+        )
+    return url
 
 
 def _interval(value: object, name: Callable[[str], str]) -> float | None:

@@ -28,6 +28,7 @@ class OwnEntry:
 
     url: str
     body: bytes = field(repr=False)
+    mimetype: str = "application/octet-stream"
 
 
 Entry = FileEntry | ViewEntry | OwnEntry

@@ -11,6 +11,7 @@ import logging
 import os
 import weakref
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
@@ -21,11 +22,12 @@ from werkzeug.exceptions import HTTPException
 from .cli import output_option, run_build, run_show, traceback_option
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
+from .icons import ICONS
 from .inprocess import install as install_renderer_hooks
 from .inprocess import is_render
 from .quart_host import QuartHost
 from .render import sw_registration
-from .serving import ArtifactName, Reply, gone, reply_for, unavailable
+from .serving import ArtifactName, Reply, gone, not_found, reply_for, unavailable
 from .site import URL_KEYS, Site
 from .tracked import cache_control_for_tracked, request_key
 from .urls import url_prefix
@@ -39,7 +41,6 @@ ENDPOINTS: dict[ArtifactName, str] = {
     "manifest": "appcache.manifest",
     "precache": "appcache.precache",
     "sw": "appcache.service_worker",
-    "client": "appcache.client",
 }
 
 
@@ -78,17 +79,17 @@ class Appcache:
             app.config, default_build_dir=os.path.join(app.instance_path, "appcache")
         )
         site = Site(QuartHost(app, settings), settings)
-        for name, url in site.urls.items():
-            _check_unrouted(app, url, name, ours_added=False)
+        for route in _routes(site):
+            _check_unrouted(app, route, ours_added=False)
             # A host_matching app routes by host too: ours answer on every host.
             host = "<appcache_host>" if app.url_map.host_matching else None
-            view = _artifact_view(site, name)
-            app.add_url_rule(url, ENDPOINTS[name], view, methods=["GET"], host=host)
+            app.add_url_rule(route.rule, route.endpoint, route.view, methods=["GET"], host=host)
         install_renderer_hooks(app)
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
         app.add_template_global(_manifest_url_global(settings), "appcache_manifest_url")
         app.add_template_global(_sw_script_global(settings), "appcache_sw_script")
+        app.add_template_global(_head_global(site), "appcache_head")
         app.cli.add_command(_cli_group(site))
         app.extensions[EXTENSION_KEY] = self
         self._sites[app] = site
@@ -257,8 +258,57 @@ def get_appcache(app: Quart | None = None) -> Appcache:
     return extension
 
 
-def _check_unrouted(app: Quart, url: str, name: ArtifactName, *, ours_added: bool) -> None:
-    """Refuse any route but ours on ``url``.
+@dataclass(frozen=True)
+class _Route:
+    """One of the extension's routes: its rule, endpoint, view, setting and a URL it serves."""
+
+    rule: str
+    endpoint: str
+    view: Any
+    key: str
+    probe: str
+
+
+def _routes(site: Site) -> list[_Route]:
+    settings = site.settings
+    routes = [
+        _Route(url, ENDPOINTS[name], _artifact_view(site, name), URL_KEYS[name], url)
+        for name, url in site.urls.items()
+    ]
+    own = site.own
+    view = _own_view(site)
+    if own.client_url is not None:
+        routes.append(
+            _Route(
+                own.client_url, "appcache.client", view, "APPCACHE_SW_CLIENT_URL", own.client_url
+            )
+        )
+    if own.manifest_url is not None:
+        routes.append(
+            _Route(
+                own.manifest_url,
+                "appcache.web_manifest",
+                view,
+                "APPCACHE_WEB_MANIFEST_URL",
+                own.manifest_url,
+            )
+        )
+    if own.icon_path is not None:
+        probe = settings.icons_url + ICONS[0].name
+        routes.append(
+            _Route(
+                settings.icons_url + "<appcache_icon>",
+                "appcache.icons",
+                view,
+                "APPCACHE_ICONS_URL",
+                probe,
+            )
+        )
+    return routes
+
+
+def _check_unrouted(app: Quart, route: _Route, *, ours_added: bool) -> None:
+    """Refuse any route but ours on one of our URLs.
 
     Runs at init_app, and again at startup (``ours_added``) for routes added
     later: one on the same URL would never be reached, or would hide ours.
@@ -267,21 +317,20 @@ def _check_unrouted(app: Quart, url: str, name: ArtifactName, *, ours_added: boo
         (
             r.endpoint
             for r in app.url_map.iter_rules()
-            if r.rule == url and r.endpoint != ENDPOINTS[name]
+            if r.rule == route.rule and r.endpoint != route.endpoint
         ),
         None,
     )
     if clash is None and ours_added:
         try:
-            endpoint, _ = app.url_map.bind("localhost").match(url, method="GET")
+            endpoint, _ = app.url_map.bind("localhost").match(route.probe, method="GET")
         except HTTPException as error:
             endpoint = f"<{type(error).__name__}>"
-        clash = None if endpoint == ENDPOINTS[name] else endpoint
+        clash = None if endpoint == route.endpoint else endpoint
     if clash is not None:
-        key = URL_KEYS[name]
         raise ConfigError(
-            f"{key} is {url!r}, but the app also routes it to {clash!r}. "
-            f"Remove that route or choose another {key}."
+            f"{route.key} is {route.probe!r}, but the app also routes it to {clash!r}. "
+            f"Remove that route or choose another {route.key}."
         )
 
 
@@ -327,13 +376,40 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
     return view
 
 
+def _own_view(site: Site) -> Any:
+    async def own(**_kwargs: str) -> Response:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        try:
+            artifact = await site.own_artifact(request.path)
+        except AppcacheError as error:
+            logger.error("quart_appcache cannot serve %s: %s", request.path, error)
+            message = str(error) if app.debug else "The offline bundle is unavailable."
+            return _response(app, unavailable(message))
+        if artifact is None:
+            return _response(app, not_found())
+        reply = reply_for(
+            artifact, method=request.method, if_none_match=request.headers.get("If-None-Match")
+        )
+        return _response(app, reply)
+
+    return own
+
+
+def _head_global(site: Site) -> Any:
+    def appcache_head() -> Markup:
+        """The web app manifest link, theme colour, icons and the worker's script."""
+        return site.own.head(_prefix())
+
+    return appcache_head
+
+
 def _startup_hook(site: Site) -> Any:
     spent: list[AsyncGenerator[None, None]] = []
 
     async def schedule_finalize() -> None:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        for name, url in site.urls.items():
-            _check_unrouted(app, url, name, ours_added=True)
+        for route in _routes(site):
+            _check_unrouted(app, route, ours_added=True)
 
         # Quart runs every before_serving hook, then every while_serving
         # generator. Adding ours now puts it after all of the app's own

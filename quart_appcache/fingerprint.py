@@ -25,8 +25,15 @@ def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def fingerprint(settings: Settings, env: jinja2.Environment | None) -> dict[str, str]:
+def fingerprint(
+    settings: Settings, env: jinja2.Environment | None, icon_token: str | None
+) -> dict[str, str]:
     """The fingerprint: one string per config key (and the package version).
+
+    Args:
+        settings: the app's settings.
+        env: the app's templates.
+        icon_token: the token of the icon source's content, if any.
 
     Reads the templates' sources: run it off the event loop.
     """
@@ -46,6 +53,10 @@ def fingerprint(settings: Settings, env: jinja2.Environment | None) -> dict[str,
         "APPCACHE_SW_VERIFY": _json(settings.sw_verify),
         "APPCACHE_SW_UNREGISTER": _json(settings.sw_unregister),
         "APPCACHE_SW_IGNORED_PARAMS": _json(list(settings.sw_ignored_params)),
+        "APPCACHE_WEB_MANIFEST": _json(settings.web_manifest),
+        "APPCACHE_WEB_MANIFEST_URL": _json(settings.web_manifest_url),
+        "APPCACHE_ICON": _json(icon_token),  # the source's content, not its path
+        "APPCACHE_ICONS_URL": _json(settings.icons_url),
     }
     for key, name in templates.items():
         source = template_source(env, name, settings.names.name(key))

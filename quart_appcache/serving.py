@@ -17,17 +17,17 @@ __all__ = [
     "Reply",
     "etag_matches",
     "gone",
+    "not_found",
     "reply_for",
     "unavailable",
 ]
 
-ArtifactName = Literal["manifest", "precache", "sw", "client"]
+ArtifactName = Literal["manifest", "precache", "sw"]
 
 MIMETYPES: dict[ArtifactName, str] = {
     "manifest": "text/cache-manifest; charset=utf-8",
     "precache": "application/json",
     "sw": "text/javascript; charset=utf-8",
-    "client": "text/javascript; charset=utf-8",
 }
 ETAG_CHARS = 32  # 128 bits: collisions are not a concern, and headers stay short
 
@@ -48,7 +48,12 @@ class Artifact:
     @classmethod
     def of(cls, name: ArtifactName, body: bytes) -> Artifact:
         """Tag ``body`` with a digest of its bytes (hashes: run it off the event loop)."""
-        return cls(body, hashlib.sha256(body).hexdigest()[:ETAG_CHARS], MIMETYPES[name])
+        return cls.own(body, MIMETYPES[name])
+
+    @classmethod
+    def own(cls, body: bytes, mimetype: str) -> Artifact:
+        """Tag bytes of any type (the extension's own files) with their digest."""
+        return cls(body, hashlib.sha256(body).hexdigest()[:ETAG_CHARS], mimetype)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,13 @@ def gone() -> Reply:
         ("Cache-Control", "no-cache"),
     )
     return Reply(410, headers, body)
+
+
+def not_found() -> Reply:
+    """``404 Not Found``: a name under the icons URL that is not one of the icons."""
+    body = b"Not Found"
+    headers = (("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))))
+    return Reply(404, headers, body)
 
 
 def unavailable(message: str) -> Reply:

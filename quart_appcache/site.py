@@ -33,9 +33,9 @@ from .errors import FinalizedError
 from .filehash import hash_files
 from .fingerprint import fingerprint
 from .host import Host
+from .own import OwnArtifacts
 from .render import (
     Listing,
-    client_script,
     load_template,
     manifest_context,
     precache_json,
@@ -51,7 +51,6 @@ URL_KEYS: dict[ArtifactName, str] = {
     "manifest": "APPCACHE_URL",
     "precache": "APPCACHE_PRECACHE_URL",
     "sw": "APPCACHE_SW_URL",
-    "client": "APPCACHE_SW_CLIENT_URL",
 }
 # The worker served while the kill switch (APPCACHE_SW_UNREGISTER) is on.
 UNREGISTER_TEMPLATE = "sw-unregister.js"
@@ -73,6 +72,8 @@ class Frozen:
     snapshot: Snapshot
     artifacts: dict[ArtifactName, Artifact]
     tracked: Tracked = field(repr=False)
+    # What the extension serves itself, by URL path (without the query).
+    own: dict[str, Artifact] = field(default_factory=dict, repr=False)
 
 
 class Site:
@@ -81,18 +82,24 @@ class Site:
     Args:
         host: the app, as the core sees it.
         settings: its checked settings.
+        own: the extension's own files, when already made from the same
+            settings (checking the icon source once); made here otherwise.
+
+    Raises:
+        ConfigError: the icon source cannot be used.
     """
 
-    def __init__(self, host: Host, settings: Settings) -> None:
+    def __init__(self, host: Host, settings: Settings, own: OwnArtifacts | None = None) -> None:
         self.host = host
         self.settings = settings
+        self.own = own if own is not None else OwnArtifacts(settings, host.root_path)
         self.bundle = Bundle(
             Declarations(
                 host.root_path,
                 settings.reserved,
                 fallback_targets=list(dict.fromkeys(settings.fallback.values())),
                 fallback_key=settings.names.name("APPCACHE_FALLBACK"),
-                own=self._own_entries(),
+                own=self.own.entries,
             )
         )
         self.build_dir = (
@@ -129,7 +136,6 @@ class Site:
             "manifest": settings.url,
             "precache": settings.precache_url,
             "sw": settings.sw_url,
-            "client": settings.sw_client_url if settings.sw_url is not None else None,
         }
         return {name: url for name, url in urls.items() if url is not None}
 
@@ -137,11 +143,16 @@ class Site:
         """Whether the kill switch answers ``410 Gone`` for this artifact."""
         return self.settings.sw_unregister and name in ("manifest", "precache")
 
-    def _own_entries(self) -> list[OwnEntry]:
-        url = self.settings.sw_client_url
-        if url is None or self.settings.sw_url is None:
-            return []
-        return [OwnEntry(url, client_script())]
+    async def own_artifact(self, path: str) -> Artifact | None:
+        """What the extension serves itself at ``path`` (page client, web app
+        manifest, icons): the frozen bytes, or the current ones."""
+        frozen = self._frozen
+        if frozen is not None:
+            return frozen.own.get(path)
+        for entry in await asyncio.to_thread(self.own.entries):
+            if entry.url.partition("?")[0] == path:
+                return await asyncio.to_thread(_own_artifact, entry)
+        return None
 
     @property
     def finalize_at_startup(self) -> bool:
@@ -163,7 +174,7 @@ class Site:
         """The tracked URLs: frozen, or listed now (folders walked on this thread)."""
         if self._frozen is not None:
             return self._frozen.snapshot.urls
-        return [entry.url for entry in self.bundle.collect_now() if not isinstance(entry, OwnEntry)]
+        return [entry.url for entry in self.bundle.collect_now()]
 
     def tracked_now(self) -> Tracked | None:
         """The tracked-URL matcher, if one is ready for the current declarations."""
@@ -201,9 +212,8 @@ class Site:
         generation = self.bundle.declarations.generation
         listed = self._listed
         if listed is None or listed[0] != generation:
-            entries = await self.bundle.collect(cached=True)
-            urls = [entry.url for entry in entries if not isinstance(entry, OwnEntry)]
-            listed = (generation, urls)
+            entries = await self.bundle.collect(cached=True, with_own=False)
+            listed = (generation, [entry.url for entry in entries])
             self._listed = listed
         tracked = await asyncio.to_thread(Tracked, listed[1])
         self._tracked = (listed, tracked)
@@ -276,7 +286,7 @@ class Site:
         artifacts = {
             name: await self._render(name, listing, self._template(name)) for name in self.urls
         }
-        return Frozen(snapshot, artifacts, await asyncio.to_thread(Tracked, snapshot.urls))
+        return await asyncio.to_thread(_frozen, snapshot, artifacts)
 
     async def _load_build(self) -> Frozen:
         """Serve the build in the build folder as it is.
@@ -289,7 +299,9 @@ class Site:
         build = await read_build(self.build_dir, list(self.urls), command)
         current = await asyncio.to_thread(self.fingerprint)
         check_fingerprint(self.build_dir, build, current, self.settings.names.name, command)
-        entries = await self.bundle.collect()
+        # The extension's own files are covered by the fingerprint (settings, icon
+        # source, package version): only the app's entries are compared here.
+        entries = await self.bundle.collect(with_own=False)
         by_size = self.settings.build_check == "size"
         await asyncio.to_thread(
             partial(check_fresh, self.build_dir, build, entries, command, sizes=by_size)
@@ -305,12 +317,11 @@ class Site:
             name: await asyncio.to_thread(Artifact.of, name, build.artifacts[name])
             for name in self.urls
         }
-        tracked = await asyncio.to_thread(Tracked, build.snapshot.urls)
-        return Frozen(build.snapshot, artifacts, tracked)
+        return await asyncio.to_thread(_frozen, build.snapshot, artifacts)
 
     def fingerprint(self) -> dict[str, str]:
         """What in the settings and templates shapes the artifacts (reads templates)."""
-        return fingerprint(self.settings, self.host.templates())
+        return fingerprint(self.settings, self.host.templates(), self.own.token)
 
     # -- artifacts -------------------------------------------------------------
 
@@ -355,9 +366,7 @@ class Site:
     async def _render(
         self, name: ArtifactName, listing: Listing, template: jinja2.Template | None
     ) -> Artifact:
-        if name == "client":
-            text = client_script().decode("utf-8")
-        elif template is None:
+        if template is None:
             text = precache_json(listing)
         else:
             context: dict[str, Any] = (
@@ -370,6 +379,16 @@ class Site:
                 key = self.settings.names.name(TEMPLATE_KEYS[name])
                 text = await render_template(template, context, key)
         return await asyncio.to_thread(Artifact.of, name, text.encode("utf-8"))
+
+
+def _own_artifact(entry: OwnEntry) -> Artifact:
+    return Artifact.own(entry.body, entry.mimetype)
+
+
+def _frozen(snapshot: Snapshot, artifacts: dict[ArtifactName, Artifact]) -> Frozen:
+    """The frozen record (hashes: run it off the event loop)."""
+    own = {entry.url.partition("?")[0]: _own_artifact(entry) for entry in snapshot.own}
+    return Frozen(snapshot, artifacts, Tracked(snapshot.urls), own)
 
 
 def _reusable(task: asyncio.Task[Any]) -> bool:

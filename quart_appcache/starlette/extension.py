@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 
 from ..config import DEFAULTS, KeyNames, Settings
 from ..errors import ConfigError, NotInitializedError
+from ..own import OwnArtifacts
 from ..render import sw_registration
 from ..site import Site
 from ..urls import url_prefix
@@ -52,7 +53,8 @@ class Appcache:
         url, template, url_base, fallback, network, finalize, fetch_timeout,
         precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
-        build_dir, build_check: the
+        web_manifest, web_manifest_url, icon, icons_url, build_dir,
+        build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see the
             README's table); ``build_dir=None`` reads no build at startup.
         debug: debug mode (stay live, never finalize at startup); default
@@ -86,6 +88,10 @@ class Appcache:
         sw_verify: str = DEFAULTS["APPCACHE_SW_VERIFY"],
         sw_unregister: bool = False,
         sw_ignored_params: Sequence[str] = tuple(DEFAULTS["APPCACHE_SW_IGNORED_PARAMS"]),
+        web_manifest: Mapping[str, Any] | None = None,
+        web_manifest_url: str = DEFAULTS["APPCACHE_WEB_MANIFEST_URL"],
+        icon: str | os.PathLike[str] | None = None,
+        icons_url: str = DEFAULTS["APPCACHE_ICONS_URL"],
         build_dir: str | os.PathLike[str] | None = None,
         build_check: str = DEFAULTS["APPCACHE_BUILD_CHECK"],
         debug: bool | None = None,
@@ -112,6 +118,10 @@ class Appcache:
                 if isinstance(sw_ignored_params, tuple)
                 else sw_ignored_params
             ),
+            "APPCACHE_WEB_MANIFEST": web_manifest,
+            "APPCACHE_WEB_MANIFEST_URL": web_manifest_url,
+            "APPCACHE_ICON": icon,
+            "APPCACHE_ICONS_URL": icons_url,
             "APPCACHE_BUILD_DIR": build_dir,
             "APPCACHE_BUILD_CHECK": build_check,
         }
@@ -124,6 +134,8 @@ class Appcache:
         self.settings = Settings.from_config(config, default_build_dir=None, names=NAMES)
         self._debug = debug
         self._base_dir = os.path.abspath(os.fspath(base_dir) if base_dir is not None else ".")
+        # The icon source is checked here, where the mistake is made.
+        self._own = OwnArtifacts(self.settings, self._base_dir)
         self._templates: Jinja2Templates | None = None
         self._sites: weakref.WeakKeyDictionary[Starlette, Site] = weakref.WeakKeyDictionary()
         self._last: weakref.ref[Starlette] | None = None
@@ -144,7 +156,7 @@ class Appcache:
                 f"The app {app_name(app)!r} already has an Appcache; call init_app() once per app."
             )
         host = StarletteHost(app, self.settings, self._base_dir, self._debug, self._environment)
-        site = Site(host, self.settings)
+        site = Site(host, self.settings, self._own)
         check_unrouted(app, site)
         try:
             app.add_middleware(AppcacheMiddleware, site=site, host=host)
@@ -177,8 +189,20 @@ class Appcache:
             """The ``<script>`` that registers the service worker."""
             return sw_registration(settings, _prefix(context))
 
+        @jinja2.pass_context
+        def appcache_head(context: jinja2.runtime.Context) -> Markup:
+            """The web app manifest link, theme colour, icons and the worker's script."""
+            return self._site_of(context).own.head(_prefix(context))
+
         templates.env.globals["appcache_manifest_url"] = appcache_manifest_url
         templates.env.globals["appcache_sw_script"] = appcache_sw_script
+        templates.env.globals["appcache_head"] = appcache_head
+
+    def _site_of(self, context: jinja2.runtime.Context) -> Site:
+        # The app of the request being rendered, else the app most recently initialised.
+        app = getattr(context.get("request"), "app", None)
+        site = self._sites.get(app) if isinstance(app, Starlette) else None
+        return site if site is not None else self._site()
 
     def _environment(self) -> jinja2.Environment | None:
         return self._templates.env if self._templates is not None else None

@@ -24,7 +24,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import AppcacheError
-from ..serving import Reply, gone, reply_for, unavailable
+from ..serving import Reply, gone, not_found, reply_for, unavailable
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key, route_path
 from ..urls import url_prefix
@@ -67,6 +67,9 @@ class AppcacheMiddleware:
         if name is not None:
             await _send_reply(send, await self._artifact_reply(name, scope, root_path))
             return
+        if self.site.own.serves(path):
+            await _send_reply(send, await self._own_reply(path, scope))
+            return
         if scope["method"] in ("GET", "HEAD"):
             tracked = self.site.tracked_now() or await self.site.tracked()
             if request_key(path, scope.get("query_string", b"")) in tracked:
@@ -87,14 +90,24 @@ class AppcacheMiddleware:
             # A 500 makes browsers keep the cache they have.
             debug = self.host.debug
             return unavailable(str(error) if debug else "The offline bundle is unavailable.")
-        headers = {
-            key.decode("latin-1").lower(): value.decode("latin-1")
-            for key, value in scope.get("headers", [])
-        }
         extra = {"Service-Worker-Allowed": prefix + "/"} if name == "sw" else None
         return reply_for(
-            artifact, method=method, if_none_match=headers.get("if-none-match"), extra=extra
+            artifact, method=method, if_none_match=_header(scope, b"if-none-match"), extra=extra
         )
+
+    async def _own_reply(self, path: str, scope: Scope) -> Reply:
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            return Reply(405, (("Allow", "GET, HEAD"), ("Content-Length", "0")), b"")
+        try:
+            artifact = await self.site.own_artifact(path)
+        except AppcacheError as error:
+            logger.error("quart_appcache cannot serve %s: %s", scope["path"], error)
+            debug = self.host.debug
+            return unavailable(str(error) if debug else "The offline bundle is unavailable.")
+        if artifact is None:
+            return not_found()
+        return reply_for(artifact, method=method, if_none_match=_header(scope, b"if-none-match"))
 
     def _tracked_headers(self, send: Send) -> Send:
         debug = self.host.debug
@@ -139,6 +152,13 @@ class AppcacheMiddleware:
             await send(message)
 
         await self.app(scope, app_receive, app_send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 async def _send_reply(send: Send, reply: Reply) -> None:
