@@ -16,6 +16,14 @@ from quart_appcache import Appcache
 
 appcache = Appcache()
 
+WEB_MANIFEST = {
+    "name": "quart_appcache example",
+    "short_name": "Offline example",
+    "description": "A page that works offline, updates safely and installs like an app.",
+    "theme_color": "#22aa66",
+    "background_color": "#ffffff",
+}
+
 
 def create_app(**config: Any) -> Quart:
     """Build the example app (an app factory, as most Quart apps have).
@@ -30,6 +38,9 @@ def create_app(**config: Any) -> Quart:
         APPCACHE_SW_SKIP_WAITING=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
         # The kill switch: set it to retire the offline bundle from every browser.
         APPCACHE_SW_UNREGISTER=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
+        # Installable: a web app manifest and icons generated from one image.
+        APPCACHE_WEB_MANIFEST=WEB_MANIFEST,
+        APPCACHE_ICON="icon.png",
     )
     app.config.update(config)
     appcache.init_app(app)

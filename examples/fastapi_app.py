@@ -78,6 +78,13 @@ def create_app() -> FastAPI:
         sw_skip_waiting=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
         sw_unregister=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
         build_dir=os.environ.get("APPCACHE_BUILD_DIR") or None,
+        web_manifest={
+            "name": "quart_appcache example (FastAPI)",
+            "short_name": "Offline example",
+            "theme_color": "#22aa66",
+            "background_color": "#ffffff",
+        },
+        icon=HERE / "icon.png",
     )
     appcache.add_urls("/", "/offline")
     appcache.add_static("static")

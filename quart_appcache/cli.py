@@ -150,10 +150,15 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
 def run_show(site: Site, show_traceback: bool) -> None:
     """List the tracked URLs with their sizes and revisions, and the version."""
     snapshot = _guarded(lambda: asyncio.run(_computed(site, None)), show_traceback).snapshot
-    width = max([len("URL"), *(len(item.url) for item in snapshot.tracked)])
+    own = [item for item in snapshot.revisions if item.kind == "own"]
+    width = max([len("URL"), *(len(item.url) for item in snapshot.revisions)])
     click.echo(f"{'URL':<{width}}  {'SIZE':>10}  REVISION")
     for item in snapshot.tracked:
         click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
+    if own:
+        click.echo("precached with them (the page client, web app manifest and icons):")
+        for item in own:
+            click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
     total = sum(item.size for item in snapshot.tracked)
     click.echo(
         f"{len(snapshot.tracked):,} entries, {human_size(total)}, version {snapshot.version}"

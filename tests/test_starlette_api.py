@@ -269,3 +269,31 @@ async def test_an_app_nobody_references_is_freed(tmp_path: Path) -> None:
     assert ref() is None
     with pytest.raises(NotInitializedError, match="garbage-collected"):
         appcache.add_urls("/")
+
+
+async def test_installable_with_keywords_and_the_head_global(tmp_path: Path) -> None:
+    from .test_webapp import MEMBERS, source_png
+
+    source_png(tmp_path / "icon.png")
+    write(tmp_path / "templates" / "page.html", "<head>{{ appcache_head() }}</head>")
+    templates = Jinja2Templates(directory=tmp_path / "templates")
+
+    async def page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "page.html")
+
+    app = Starlette(routes=[Route("/page", page)])
+    Appcache(app, templates=templates, base_dir=tmp_path, web_manifest=MEMBERS, icon="icon.png")
+    async with client(app) as http:
+        manifest = (await http.get("/manifest.webmanifest")).json()
+        assert manifest["name"] == MEMBERS["name"]
+        assert [icon["sizes"] for icon in manifest["icons"]] == ["192x192", "512x512", "512x512"]
+        icon = await http.get("/appcache-icons/icon-192.png")
+        assert icon.headers["content-type"] == "image/png"
+        head = (await http.get("/page")).text
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in head
+    assert '<link rel="apple-touch-icon" href="/appcache-icons/apple-touch-icon.png?v=' in head
+    assert '<script src="/appcache.js"' in head
+    with pytest.raises(ConfigError, match=r"Appcache\(icon=\.\.\.\) is '.*nope.png', which cannot"):
+        Appcache(base_dir=tmp_path, icon="nope.png")
+    with pytest.raises(ConfigError, match=r"Appcache\(web_manifest=\.\.\.\) has no 'name'"):
+        Appcache(web_manifest={"short_name": "x"})

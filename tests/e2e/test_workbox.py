@@ -10,7 +10,7 @@ from playwright.async_api import Browser
 
 from .browser import open_controlled, wait_waiting_worker
 from .servers import copy_example, free_port, serve
-from .test_browser import cache_contents
+from .test_browser import PRECACHED, cache_contents
 from .workbox import workbox_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
@@ -56,16 +56,7 @@ async def test_the_workbox_recipe_works_offline_and_downloads_only_what_changed(
         caches = await cache_contents(page)
         [precache] = [name for name in caches if name.startswith("workbox-precache")]
         urls = sorted(url.split("?")[0].removeprefix(server.url) for url in caches[precache])
-        assert urls == sorted(
-            [
-                "/",
-                "/offline",
-                "/static/css/app.css",
-                "/static/img/logo.svg",
-                "/static/js/app.js",
-                "/appcache.js",
-            ]
-        )
+        assert urls == sorted(PRECACHED)
         assert not any("/static/workbox/" in url for url in caches[precache])
         await context.set_offline(True)
         await page.reload()
