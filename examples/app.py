@@ -16,6 +16,7 @@ from quart_appcache import Appcache
 
 appcache = Appcache()
 
+VISITED_PAGES = {"match": "navigate", "strategy": "network-first", "timeout": 3, "max_entries": 50}
 WEB_MANIFEST = {
     "name": "quart_appcache example",
     "short_name": "Offline example",
@@ -38,6 +39,8 @@ def create_app(**config: Any) -> Quart:
         APPCACHE_SW_SKIP_WAITING=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
         # The kill switch: set it to retire the offline bundle from every browser.
         APPCACHE_SW_UNREGISTER=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
+        # Pages visited online (like /live) come back offline from a runtime cache.
+        APPCACHE_RUNTIME=[VISITED_PAGES],
         # Installable: a web app manifest and icons generated from one image.
         APPCACHE_WEB_MANIFEST=WEB_MANIFEST,
         APPCACHE_ICON="icon.png",

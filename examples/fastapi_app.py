@@ -78,6 +78,9 @@ def create_app() -> FastAPI:
         sw_skip_waiting=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
         sw_unregister=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
         build_dir=os.environ.get("APPCACHE_BUILD_DIR") or None,
+        runtime=[
+            {"match": "navigate", "strategy": "network-first", "timeout": 3, "max_entries": 50}
+        ],
         web_manifest={
             "name": "quart_appcache example (FastAPI)",
             "short_name": "Offline example",

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, InvalidURLError
+from .runtime import Rule, check_rules
 from .urls import check_origin_prefix, check_prefix, check_url
 from .webapp import check_members
 
@@ -39,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "APPCACHE_SW_VERIFY": "files",
     "APPCACHE_SW_UNREGISTER": False,
     "APPCACHE_SW_IGNORED_PARAMS": ["utm_*", "fbclid", "gclid"],
+    "APPCACHE_RUNTIME": [],
     "APPCACHE_WEB_MANIFEST": None,
     "APPCACHE_WEB_MANIFEST_URL": "/manifest.webmanifest",
     "APPCACHE_ICON": None,
@@ -113,6 +115,7 @@ class Settings:
     sw_verify: str
     sw_unregister: bool
     sw_ignored_params: tuple[str, ...]
+    runtime: tuple[Rule, ...]
     web_manifest: dict[str, Any] | None
     web_manifest_url: str
     icon: str | None
@@ -180,6 +183,7 @@ class Settings:
             sw_verify=_choice(config, "APPCACHE_SW_VERIFY", VERIFY_MODES, name),
             sw_unregister=bool(_optional_bool(config, "APPCACHE_SW_UNREGISTER", name)),
             sw_ignored_params=_patterns(config["APPCACHE_SW_IGNORED_PARAMS"], name),
+            runtime=check_rules(config["APPCACHE_RUNTIME"], name("APPCACHE_RUNTIME")),
             web_manifest=check_members(
                 config["APPCACHE_WEB_MANIFEST"], name("APPCACHE_WEB_MANIFEST")
             ),

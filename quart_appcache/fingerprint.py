@@ -53,6 +53,7 @@ def fingerprint(
         "APPCACHE_SW_VERIFY": _json(settings.sw_verify),
         "APPCACHE_SW_UNREGISTER": _json(settings.sw_unregister),
         "APPCACHE_SW_IGNORED_PARAMS": _json(list(settings.sw_ignored_params)),
+        "APPCACHE_RUNTIME": _json([rule.as_json("") for rule in settings.runtime]),
         "APPCACHE_WEB_MANIFEST": _json(settings.web_manifest),
         "APPCACHE_WEB_MANIFEST_URL": _json(settings.web_manifest_url),
         "APPCACHE_ICON": _json(icon_token),  # the source's content, not its path

@@ -22,6 +22,7 @@ from .bundle import Snapshot
 from .config import Settings
 from .digest import Revision
 from .errors import TemplateError
+from .runtime import rules_json
 
 __all__ = [
     "PACKAGE_TEMPLATES",
@@ -219,6 +220,7 @@ def sw_context(listing: Listing, settings: Settings) -> dict[str, Any]:
         "verify": json.dumps(settings.sw_verify != "none"),
         "unverified": json.dumps(unverified),
         "ignored_params": json.dumps([_param_pattern(p) for p in settings.sw_ignored_params]),
+        "runtime": rules_json(settings.runtime, listing.scope.rstrip("/")),
     }
 
 

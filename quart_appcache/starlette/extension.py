@@ -53,7 +53,7 @@ class Appcache:
         url, template, url_base, fallback, network, finalize, fetch_timeout,
         precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
-        web_manifest, web_manifest_url, icon, icons_url, build_dir,
+        runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
         build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see the
             README's table); ``build_dir=None`` reads no build at startup.
@@ -88,6 +88,7 @@ class Appcache:
         sw_verify: str = DEFAULTS["APPCACHE_SW_VERIFY"],
         sw_unregister: bool = False,
         sw_ignored_params: Sequence[str] = tuple(DEFAULTS["APPCACHE_SW_IGNORED_PARAMS"]),
+        runtime: Sequence[Mapping[str, Any]] = (),
         web_manifest: Mapping[str, Any] | None = None,
         web_manifest_url: str = DEFAULTS["APPCACHE_WEB_MANIFEST_URL"],
         icon: str | os.PathLike[str] | None = None,
@@ -118,6 +119,7 @@ class Appcache:
                 if isinstance(sw_ignored_params, tuple)
                 else sw_ignored_params
             ),
+            "APPCACHE_RUNTIME": list(runtime) if isinstance(runtime, tuple) else runtime,
             "APPCACHE_WEB_MANIFEST": web_manifest,
             "APPCACHE_WEB_MANIFEST_URL": web_manifest_url,
             "APPCACHE_ICON": icon,

@@ -21,6 +21,9 @@ const UNVERIFIED = new Set({{ unverified }});
 // Query parameters (regular expressions) a precached URL may carry and still
 // be answered from the precache: tracking parameters such as utm_*.
 const IGNORED_PARAMS = {{ ignored_params }}.map((source) => new RegExp(source));
+// Runtime caching rules (APPCACHE_RUNTIME), in order; the first that matches
+// a same-origin GET that is not precached decides.
+const RUNTIME = {{ runtime }};
 
 const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
 // An install fetches into a cache of its own, merged into CACHE_NAME when the
@@ -28,6 +31,13 @@ const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
 const STAGING_PREFIX = CACHE_NAME + ':install:';
 const STAGING = STAGING_PREFIX + VERSION;
 const REVISION_PARAM = '__appcache_revision';
+// Runtime caches outlive versions (they are not part of the bundle); one per
+// rule, deleted when its rule is removed from the config.
+const RUNTIME_PREFIX = CACHE_NAME + ':runtime:';
+RUNTIME.forEach((rule) => { rule.cache = RUNTIME_PREFIX + rule.name; });
+// When a runtime copy was stored (ms since the epoch): for max_age and for
+// evicting the least recently stored first.
+const STORED_HEADER = 'x-quart-appcache-stored';
 // Enough parallel downloads to keep a connection busy, few enough to leave
 // room for the page's own requests.
 const FETCH_CONCURRENCY = 8;
@@ -159,6 +169,10 @@ async function activateCaches() {
     await Promise.all(names.filter((name) => name.startsWith(STAGING_PREFIX))
       .map((name) => caches.delete(name)));
   }
+  const rules = new Set(RUNTIME.map((rule) => rule.cache));
+  const runtimeNames = (await caches.keys()).filter((name) => name.startsWith(RUNTIME_PREFIX));
+  await Promise.all(runtimeNames.filter((name) => !rules.has(name))
+    .map((name) => caches.delete(name)));
   const keep = new Set(KEYS.values());
   const keys = await live.keys();
   await Promise.all(keys.filter((request) => !keep.has(request.url))
@@ -297,6 +311,156 @@ async function withFallback(request, fallback) {
   }
 }
 
+// -- runtime caching ----------------------------------------------------------
+
+function ruleFor(request, url) {
+  if (request.method !== 'GET' || url.origin !== self.location.origin) {
+    return null;
+  }
+  const path = pathOf(url);
+  return RUNTIME.find((rule) => (rule.match === 'navigate'
+    ? request.mode === 'navigate'
+    : path.startsWith(rule.match))) || null;
+}
+
+// Only complete same-origin 200 answers are kept: never opaque, partial,
+// redirected or no-store ones.
+function storable(response) {
+  if (response.status !== 200 || response.type !== 'basic' || response.redirected) {
+    return false;
+  }
+  return !/(^|,)\s*no-store\s*(,|$)/i.test(response.headers.get('cache-control') || '');
+}
+
+async function purgeRuntime() {
+  const names = await caches.keys();
+  await Promise.all(names.filter((name) => name.startsWith(RUNTIME_PREFIX))
+    .map((name) => caches.delete(name)));
+}
+
+async function stored(cache, request) {
+  const response = await cache.match(request);
+  return response ? [response, Number(response.headers.get(STORED_HEADER) || 0)] : null;
+}
+
+// max_age and max_entries, after each store: the least recently stored go first.
+async function trim(rule, cache) {
+  const now = Date.now();
+  const entries = [];
+  for (const request of await cache.keys()) {
+    const found = await stored(cache, request);
+    if (found) {
+      entries.push([request, found[1]]);
+    }
+  }
+  const expired = rule.maxAge ? entries.filter(([, at]) => now - at > rule.maxAge * 1000) : [];
+  const kept = entries.filter((entry) => !expired.includes(entry)).sort((a, b) => a[1] - b[1]);
+  const evicted = rule.maxEntries ? kept.slice(0, Math.max(0, kept.length - rule.maxEntries)) : [];
+  await Promise.all([...expired, ...evicted].map(([request]) => cache.delete(request)));
+}
+
+async function store(rule, request, response) {
+  if (!storable(response)) {
+    return;
+  }
+  try {
+    const headers = new Headers(response.headers);
+    headers.set(STORED_HEADER, String(Date.now()));
+    const copy = new Response(await response.blob(), {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+    });
+    const cache = await caches.open(rule.cache);
+    await cache.put(request, copy);
+    await trim(rule, cache);
+  } catch (error) {
+    if (error && error.name === 'QuotaExceededError') {
+      await purgeRuntime();  // a full quota empties the runtime caches, never fails a request
+    }
+  }
+}
+
+// The rule's copy, unless it is older than max_age (then it is deleted).
+async function copyOf(rule, request) {
+  const cache = await caches.open(rule.cache);
+  const found = await stored(cache, request);
+  if (!found) {
+    return null;
+  }
+  if (rule.maxAge && Date.now() - found[1] > rule.maxAge * 1000) {
+    await cache.delete(request);
+    return null;
+  }
+  return found[0];
+}
+
+// Fetches and stores, keeping the worker alive until the copy is stored.
+function fetchAndStore(event, rule, request) {
+  const network = fetch(request);
+  event.waitUntil(network.then((response) => store(rule, request, response.clone()))
+    .catch(() => undefined));
+  return network;
+}
+
+const STRATEGIES = {
+  'network-only': (event, rule, request) => fetch(request),
+  'cache-first': async (event, rule, request) =>
+    (await copyOf(rule, request)) || fetchAndStore(event, rule, request),
+  'stale-while-revalidate': async (event, rule, request) => {
+    const network = fetchAndStore(event, rule, request);
+    network.catch(() => undefined);
+    return (await copyOf(rule, request)) || network;
+  },
+  'network-first': (event, rule, request) => new Promise((resolve, reject) => {
+    // After the timeout a copy answers, if there is one; without one the
+    // network is waited for. The late answer is still stored.
+    let settled = false;
+    const settle = (response) => {
+      if (!settled) {
+        settled = true;
+        resolve(response);
+      }
+    };
+    const network = fetchAndStore(event, rule, request);
+    const timer = rule.timeout ? setTimeout(async () => {
+      const copy = await copyOf(rule, request);
+      if (copy) {
+        settle(copy);
+      }
+    }, rule.timeout * 1000) : null;
+    network.then((response) => {
+      clearTimeout(timer);
+      settle(response);
+    }, async (error) => {
+      clearTimeout(timer);
+      const copy = await copyOf(rule, request);
+      if (copy) {
+        settle(copy);
+      } else if (!settled) {
+        settled = true;
+        reject(error);
+      }
+    });
+  }),
+};
+
+// Offline order: the precache (before this), the rule's cache, then FALLBACK
+// for a page load, then a network error.
+async function fromRuntime(event, rule, request, url) {
+  try {
+    return await STRATEGIES[rule.strategy](event, rule, request);
+  } catch (error) {
+    const fallback = request.mode === 'navigate' ? fallbackFor(url) : null;
+    const key = fallback && KEYS.get(absolute(fallback));
+    const cached = key && await (await caches.open(CACHE_NAME)).match(key);
+    if (cached) {
+      return cached;
+    }
+    throw error;
+  }
+}
+
 self.addEventListener('install', (event) => {
   event.waitUntil(precache().then(() => (SKIP_WAITING ? self.skipWaiting() : undefined)));
 });
@@ -325,6 +489,12 @@ self.addEventListener('fetch', (event) => {
   const key = precacheKey(request.url);
   if (key) {
     event.respondWith(fromPrecache(key, request));
+    return;
+  }
+  // A rule is also the permission to use the network, whatever NETWORK says.
+  const rule = ruleFor(request, url);
+  if (rule) {
+    event.respondWith(fromRuntime(event, rule, request, url));
     return;
   }
   const fallback = fallbackFor(url);

@@ -1,0 +1,133 @@
+"""Runtime caching rules (``APPCACHE_RUNTIME``): pages and data outside the bundle.
+
+Each rule names which same-origin GETs it takes (a path prefix, or every page
+load with ``"navigate"``), a strategy, and optional limits. The worker applies
+the first rule that matches a request the precache does not answer. Rules are
+checked here, at ``init_app``; errors name the rule by its position
+(``APPCACHE_RUNTIME[1]``) and the member. No framework imports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import ConfigError, InvalidURLError
+from .urls import check_prefix
+
+__all__ = ["STRATEGIES", "Rule", "check_rules", "rules_json"]
+
+STRATEGIES = ("network-first", "stale-while-revalidate", "cache-first", "network-only")
+MEMBERS = ("match", "strategy", "timeout", "max_entries", "max_age", "name")
+NAVIGATE = "navigate"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One checked rule."""
+
+    match: str
+    strategy: str
+    timeout: float | None
+    max_entries: int | None
+    max_age: float | None
+    name: str
+
+    def as_json(self, prefix: str) -> dict[str, object]:
+        """The rule as the worker reads it, under the URL ``prefix``."""
+        return {
+            "match": self.match if self.match == NAVIGATE else prefix + self.match,
+            "strategy": self.strategy,
+            "timeout": self.timeout,
+            "maxEntries": self.max_entries,
+            "maxAge": self.max_age,
+            "name": self.name,
+        }
+
+
+def rules_json(rules: tuple[Rule, ...], prefix: str = "") -> str:
+    """The rules as JSON for the worker template."""
+    return json.dumps([rule.as_json(prefix) for rule in rules])
+
+
+def check_rules(value: object, key: str) -> tuple[Rule, ...]:
+    """Check ``APPCACHE_RUNTIME``: a list of rule dicts.
+
+    Raises:
+        ConfigError: naming the rule by position and the bad member.
+    """
+    if isinstance(value, str | Mapping) or not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"{key} is {value!r}; give a list of rules like "
+            "[{'match': 'navigate', 'strategy': 'network-first'}]."
+        )
+    rules = tuple(_rule(item, f"{key}[{index}]", index) for index, item in enumerate(value))
+    names = [rule.name for rule in rules]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ConfigError(
+                f"{key}[{index}] has the cache name {name!r} of an earlier rule; give each "
+                "rule its own name."
+            )
+    return rules
+
+
+def _rule(item: object, where: str, index: int) -> Rule:
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{where} is {item!r}; give a dict with 'match' and 'strategy'.")
+    unknown = [member for member in item if member not in MEMBERS]
+    if unknown:
+        raise ConfigError(
+            f"{where} has the unknown member {unknown[0]!r}; the members are "
+            f"{', '.join(repr(member) for member in MEMBERS)}."
+        )
+    strategy = item.get("strategy")
+    if strategy not in STRATEGIES:
+        shown = ", ".join(repr(choice) for choice in STRATEGIES)
+        raise ConfigError(f"{where}['strategy'] is {strategy!r}; give one of {shown}.")
+    timeout = _positive(item, "timeout", where)
+    if timeout is not None and strategy != "network-first":
+        raise ConfigError(
+            f"{where}['timeout'] is {item['timeout']!r}, but only a 'network-first' rule waits "
+            f"for the network; remove it from this {strategy!r} rule."
+        )
+    max_entries = item.get("max_entries")
+    if max_entries is not None and (
+        isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1
+    ):
+        raise ConfigError(
+            f"{where}['max_entries'] is {max_entries!r}; give an integer of 1 or more."
+        )
+    name = item.get("name", f"runtime-{index}")
+    if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+        raise ConfigError(f"{where}['name'] is {name!r}; give a cache name without spaces.")
+    return Rule(
+        match=_match(item.get("match"), where),
+        strategy=strategy,
+        timeout=timeout,
+        max_entries=max_entries,
+        max_age=_positive(item, "max_age", where),
+        name=name,
+    )
+
+
+def _match(value: object, where: str) -> str:
+    if value == NAVIGATE:
+        return NAVIGATE
+    try:
+        return check_prefix(value, source=f"{where}['match']")
+    except InvalidURLError as error:
+        raise ConfigError(
+            f"{error} A rule's 'match' is a path prefix of this app, like '/docs/', or "
+            "'navigate' for every page load."
+        ) from None
+
+
+def _positive(item: Mapping[str, object], member: str, where: str) -> float | None:
+    value = item.get(member)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{where}[{member!r}] is {value!r}; give a number of seconds above 0.")
+    return float(value)
