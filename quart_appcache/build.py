@@ -32,6 +32,7 @@ from .collect import Entry, FileEntry, OwnEntry
 from .digest import Revision
 from .errors import BuildError
 from .filehash import Digest
+from .serving import Artifact
 from .fingerprint import differing
 
 __all__ = [
@@ -62,6 +63,9 @@ class Build:
     snapshot: Snapshot
     artifacts: dict[str, bytes]
     fingerprint: dict[str, str]
+    # gzip forms written at build time: by artifact name, and by URL path for
+    # the extension's own files.
+    gzip: dict[str, bytes]
 
 
 def _atomic_write(folder: str, name: str, data: bytes) -> None:
@@ -82,10 +86,18 @@ def _atomic_write(folder: str, name: str, data: bytes) -> None:
 def write_build(
     folder: str,
     snapshot: Snapshot,
-    artifacts: Mapping[str, bytes],
+    artifacts: Mapping[str, Artifact],
+    own_artifacts: Mapping[str, Artifact],
     fingerprint: Mapping[str, str],
 ) -> list[str]:
-    """Write the artifacts, then the record, each atomically.
+    """Write the artifacts (and their gzip forms, ``*.gz``), then the record, atomically.
+
+    Args:
+        folder: where to write.
+        snapshot: what was computed.
+        artifacts: the rendered artifacts, by name.
+        own_artifacts: the extension's own files, by URL path.
+        fingerprint: the settings and templates the build was made under.
 
     Returns:
         The paths written, record last.
@@ -96,16 +108,25 @@ def write_build(
     try:
         os.makedirs(folder, exist_ok=True)
         written = []
-        for name, body in artifacts.items():
-            _atomic_write(folder, FILES[name], body)
-            written.append(os.path.join(folder, FILES[name]))
+        compressed = []
+
+        def put(file: str, artifact: Artifact) -> None:
+            _atomic_write(folder, file, artifact.body)
+            written.append(os.path.join(folder, file))
+            if artifact.gzip is not None:
+                _atomic_write(folder, file + ".gz", artifact.gzip)
+                written.append(os.path.join(folder, file + ".gz"))
+                compressed.append(file)
+
+        for name, artifact in artifacts.items():
+            put(FILES[name], artifact)
         own = []
         if snapshot.own:
             os.makedirs(os.path.join(folder, OWN_FOLDER), exist_ok=True)
         for entry in snapshot.own:
-            file = f"{OWN_FOLDER}/{entry.url.partition('?')[0].rsplit('/', 1)[-1]}"
-            _atomic_write(folder, file, entry.body)
-            written.append(os.path.join(folder, file))
+            path = entry.url.partition("?")[0]
+            file = f"{OWN_FOLDER}/{path.rsplit('/', 1)[-1]}"
+            put(file, own_artifacts[path])
             own.append({"url": entry.url, "file": file, "mimetype": entry.mimetype})
         record = {
             "format": FORMAT,
@@ -114,6 +135,7 @@ def write_build(
             "artifacts": {name: FILES[name] for name in artifacts},
             "fingerprint": dict(fingerprint),
             "own": own,
+            "gzip": compressed,
             "entries": [
                 {"url": item.url, "revision": item.revision, "size": item.size, "kind": item.kind}
                 for item in snapshot.revisions
@@ -156,6 +178,16 @@ async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
                 f"Run `{command}` again."
             )
         artifacts[name] = await _read(folder, filename, command)
+    compressed = set(record["gzip"])
+    gzip = {
+        name: await _read(folder, file + ".gz", command)
+        for name, file in record["artifacts"].items()
+        if name in wanted and file in compressed
+    }
+    for item in record["own"]:
+        if item["file"] in compressed:
+            path = item["url"].partition("?")[0]
+            gzip[path] = await _read(folder, item["file"] + ".gz", command)
     revisions = tuple(
         Revision(item["url"], item["revision"], item["size"], item["kind"])
         for item in record["entries"]
@@ -167,7 +199,7 @@ async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
         ]
     )
     snapshot = Snapshot(record["version"], record["updated"], revisions, own)
-    return Build(snapshot, artifacts, record["fingerprint"])
+    return Build(snapshot, artifacts, record["fingerprint"], gzip)
 
 
 def check_fresh(
@@ -291,7 +323,7 @@ def _parse_record(folder: str, data: bytes, command: str) -> dict[str, Any]:
         record = json.loads(data)
         if record.get("format") != FORMAT:
             raise ValueError(f"format {record.get('format')!r}, expected {FORMAT}")
-        for key in ("version", "updated", "artifacts", "entries", "fingerprint", "own"):
+        for key in ("version", "updated", "artifacts", "entries", "fingerprint", "own", "gzip"):
             if key not in record:
                 raise ValueError(f"no {key!r}")
         for item in record["entries"]:

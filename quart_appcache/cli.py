@@ -20,6 +20,7 @@ import click
 
 from .build import write_build
 from .errors import AppcacheError
+from .serving import Artifact
 
 if TYPE_CHECKING:
     from .site import Frozen, Site
@@ -136,9 +137,12 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
     progress = Bar(sys.stderr, "hashing")
     frozen = _guarded(lambda: asyncio.run(_computed(site, progress)), show_traceback)
     snapshot = frozen.snapshot
-    artifacts: dict[str, bytes] = {name: a.body for name, a in frozen.artifacts.items()}
+    artifacts: dict[str, Artifact] = {str(name): a for name, a in frozen.artifacts.items()}
     # No event loop runs any more: reading templates and writing may block.
-    _guarded(lambda: write_build(folder, snapshot, artifacts, site.fingerprint()), show_traceback)
+    _guarded(
+        lambda: write_build(folder, snapshot, artifacts, frozen.own, site.fingerprint()),
+        show_traceback,
+    )
     total = sum(item.size for item in snapshot.tracked)
     click.echo(
         f"Built {len(snapshot.tracked):,} entries ({human_size(total)}), "

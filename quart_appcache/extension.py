@@ -368,6 +368,7 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
             artifact,
             method=request.method,
             if_none_match=request.headers.get("If-None-Match"),
+            accept_encoding=request.headers.get("Accept-Encoding"),
             extra=extra,
         )
         return _response(app, reply)
@@ -388,7 +389,10 @@ def _own_view(site: Site) -> Any:
         if artifact is None:
             return _response(app, not_found())
         reply = reply_for(
-            artifact, method=request.method, if_none_match=request.headers.get("If-None-Match")
+            artifact,
+            method=request.method,
+            if_none_match=request.headers.get("If-None-Match"),
+            accept_encoding=request.headers.get("Accept-Encoding"),
         )
         return _response(app, reply)
 

@@ -1,4 +1,4 @@
-"""Answering a request for an artifact: bytes, strong ETag, 304, HEAD.
+"""Answering a request for an artifact: bytes, strong ETag, 304, HEAD, gzip.
 
 Both adapters turn a :class:`Reply` into their framework's response, so the
 HTTP rules live in one place. No framework imports.
@@ -6,13 +6,16 @@ HTTP rules live in one place. No framework imports.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = [
     "MIMETYPES",
     "Artifact",
+    "accepts_gzip",
+    "gzip_bytes",
     "ArtifactName",
     "Reply",
     "etag_matches",
@@ -30,6 +33,31 @@ MIMETYPES: dict[ArtifactName, str] = {
     "sw": "text/javascript; charset=utf-8",
 }
 ETAG_CHARS = 32  # 128 bits: collisions are not a concern, and headers stay short
+COMPRESSIBLE = ("text/", "application/json", "application/manifest+json")
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """gzip, the same bytes for the same input anywhere (no timestamp)."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` header allows gzip (``q=0`` refuses it)."""
+    if not accept_encoding:
+        return False
+    allowed: dict[str, bool] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        allowed[coding.strip()] = quality > 0
+    return allowed.get("gzip", allowed.get("x-gzip", allowed.get("*", False)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +67,7 @@ class Artifact:
     body: bytes
     etag: str
     mimetype: str
+    gzip: bytes | None = None
 
     @property
     def quoted_etag(self) -> str:
@@ -54,6 +83,18 @@ class Artifact:
     def own(cls, body: bytes, mimetype: str) -> Artifact:
         """Tag bytes of any type (the extension's own files) with their digest."""
         return cls(body, hashlib.sha256(body).hexdigest()[:ETAG_CHARS], mimetype)
+
+    def compressed(self, data: bytes | None = None) -> Artifact:
+        """This artifact with its gzip form (``data``, or compressed now: run off the loop).
+
+        Text only (images are compressed already), and only when it is smaller.
+        ``mtime=0`` makes the bytes the same on every worker and host.
+        """
+        if data is None:
+            if not self.mimetype.startswith(COMPRESSIBLE):
+                return self
+            data = gzip_bytes(self.body)
+        return replace(self, gzip=data) if len(data) < len(self.body) else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +125,30 @@ def reply_for(
     *,
     method: str,
     if_none_match: str | None,
+    accept_encoding: str | None = None,
     extra: dict[str, str] | None = None,
 ) -> Reply:
     """The answer to a GET or HEAD for ``artifact``.
 
     ``no-cache`` makes every client revalidate, which costs a 304 when
-    nothing changed; HEAD gets GET's headers and no body.
+    nothing changed; HEAD gets GET's headers and no body. When the artifact
+    has a gzip form and the request accepts it, that form is sent, with an
+    ETag of its own (``"...-gzip"``) and ``Vary: Accept-Encoding``.
     """
-    headers = {"Cache-Control": "no-cache", "ETag": artifact.quoted_etag, **(extra or {})}
-    if etag_matches(if_none_match, artifact.etag):
+    body, etag = artifact.body, artifact.etag
+    headers = {"Cache-Control": "no-cache", **(extra or {})}
+    if artifact.gzip is not None:
+        headers["Vary"] = "Accept-Encoding"
+        if accepts_gzip(accept_encoding):
+            body, etag = artifact.gzip, artifact.etag + "-gzip"
+            headers["Content-Encoding"] = "gzip"
+    headers["ETag"] = f'"{etag}"'
+    if etag_matches(if_none_match, etag):
+        headers.pop("Content-Encoding", None)
         return Reply(304, tuple(headers.items()), b"")
     headers["Content-Type"] = artifact.mimetype
-    headers["Content-Length"] = str(len(artifact.body))
-    body = b"" if method == "HEAD" else artifact.body
-    return Reply(200, tuple(headers.items()), body)
+    headers["Content-Length"] = str(len(body))
+    return Reply(200, tuple(headers.items()), b"" if method == "HEAD" else body)
 
 
 def gone() -> Reply:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -286,7 +286,7 @@ class Site:
         artifacts = {
             name: await self._render(name, listing, self._template(name)) for name in self.urls
         }
-        return await asyncio.to_thread(_frozen, snapshot, artifacts)
+        return await asyncio.to_thread(_frozen, snapshot, artifacts, None)
 
     async def _load_build(self) -> Frozen:
         """Serve the build in the build folder as it is.
@@ -317,7 +317,7 @@ class Site:
             name: await asyncio.to_thread(Artifact.of, name, build.artifacts[name])
             for name in self.urls
         }
-        return await asyncio.to_thread(_frozen, build.snapshot, artifacts)
+        return await asyncio.to_thread(_frozen, build.snapshot, artifacts, build.gzip)
 
     def fingerprint(self) -> dict[str, str]:
         """What in the settings and templates shapes the artifacts (reads templates)."""
@@ -385,10 +385,22 @@ def _own_artifact(entry: OwnEntry) -> Artifact:
     return Artifact.own(entry.body, entry.mimetype)
 
 
-def _frozen(snapshot: Snapshot, artifacts: dict[ArtifactName, Artifact]) -> Frozen:
-    """The frozen record (hashes: run it off the event loop)."""
+def _frozen(
+    snapshot: Snapshot,
+    artifacts: dict[ArtifactName, Artifact],
+    gzip: Mapping[str, bytes] | None,
+) -> Frozen:
+    """The frozen record, every text artifact with its gzip form: compressed
+    once, here, or read from a build (``gzip``). Hashes and compresses: run it
+    off the event loop."""
+    gzip = gzip or {}
     own = {entry.url.partition("?")[0]: _own_artifact(entry) for entry in snapshot.own}
-    return Frozen(snapshot, artifacts, Tracked(snapshot.urls), own)
+    return Frozen(
+        snapshot,
+        {name: artifact.compressed(gzip.get(name)) for name, artifact in artifacts.items()},
+        Tracked(snapshot.urls),
+        {path: artifact.compressed(gzip.get(path)) for path, artifact in own.items()},
+    )
 
 
 def _reusable(task: asyncio.Task[Any]) -> bool:

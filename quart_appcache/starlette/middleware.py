@@ -92,7 +92,11 @@ class AppcacheMiddleware:
             return unavailable(str(error) if debug else "The offline bundle is unavailable.")
         extra = {"Service-Worker-Allowed": prefix + "/"} if name == "sw" else None
         return reply_for(
-            artifact, method=method, if_none_match=_header(scope, b"if-none-match"), extra=extra
+            artifact,
+            method=method,
+            if_none_match=_header(scope, b"if-none-match"),
+            accept_encoding=_header(scope, b"accept-encoding"),
+            extra=extra,
         )
 
     async def _own_reply(self, path: str, scope: Scope) -> Reply:
@@ -107,7 +111,12 @@ class AppcacheMiddleware:
             return unavailable(str(error) if debug else "The offline bundle is unavailable.")
         if artifact is None:
             return not_found()
-        return reply_for(artifact, method=method, if_none_match=_header(scope, b"if-none-match"))
+        return reply_for(
+            artifact,
+            method=method,
+            if_none_match=_header(scope, b"if-none-match"),
+            accept_encoding=_header(scope, b"accept-encoding"),
+        )
 
     def _tracked_headers(self, send: Send) -> Send:
         debug = self.host.debug
