@@ -32,8 +32,8 @@ from .collect import Entry, FileEntry, OwnEntry
 from .digest import Revision
 from .errors import BuildError
 from .filehash import Digest
-from .serving import Artifact
 from .fingerprint import differing
+from .serving import Artifact
 
 __all__ = [
     "FILES",
