@@ -14,9 +14,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import jinja2
 from quart import Quart
 
+from .asgi_render import AsgiRenderer
 from .config import Settings
 from .errors import NotInitializedError
-from .inprocess import InProcessRenderer
 
 __all__ = ["QuartHost"]
 
@@ -70,9 +70,9 @@ class QuartHost:
         return _app_context(self.app)
 
     async def render(self, url: str) -> bytes:
-        """Render ``url`` through the app's test client (see :mod:`.inprocess`)."""
+        """Render ``url`` in-process through the app (see :mod:`.asgi_render`)."""
         settings = self._settings
-        renderer = InProcessRenderer(
+        renderer = AsgiRenderer(
             self.app,
             settings.url_base,
             settings.fetch_timeout,

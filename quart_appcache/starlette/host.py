@@ -16,9 +16,9 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 
+from ..asgi_render import AsgiRenderer
 from ..config import Settings
 from ..errors import AppcacheError, NotInitializedError
-from .render import AsgiRenderer
 
 __all__ = ["LifespanError", "StarletteHost", "app_name"]
 

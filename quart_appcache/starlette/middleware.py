@@ -23,13 +23,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..asgi_render import is_render_scope
 from ..errors import AppcacheError
 from ..serving import Reply, gone, not_found, reply_for, unavailable
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key, route_path
 from ..urls import url_prefix
 from .host import StarletteHost
-from .render import RENDER_KEY
 from .routes import check_unrouted
 
 __all__ = ["AppcacheMiddleware"]
@@ -58,7 +58,7 @@ class AppcacheMiddleware:
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if kind != "http" or RENDER_KEY in (scope.get("extensions") or {}):
+        if kind != "http" or is_render_scope(scope):
             await self.app(scope, receive, send)
             return
         root_path = scope.get("root_path", "")

@@ -1,12 +1,20 @@
-"""Rendering tracked URLs in-process through a Starlette or FastAPI app.
+"""Rendering tracked URLs in-process: one small ASGI request per URL, made by hand.
 
-Each render is one small ASGI request made by hand, as Quart's test client
-does: a fresh scope with the configured scheme and host, no cookies or
-headers of any incoming request, no ``Accept-Encoding``, and a copy of the
-lifespan state (so ``request.state.db`` works). Redirects are never
-followed. The app is awaited in a task of its own with an empty context, and
-the timeout stops *waiting*: a sync ``def`` endpoint runs in a thread that
-cannot be cancelled, so it is left to finish on its own.
+Both adapters render through this: a Quart app and a Starlette or FastAPI app
+are ASGI apps. Each render is a fresh scope with the configured scheme and
+host, no cookies or headers of any incoming request, no ``Accept-Encoding``,
+and (Starlette) a copy of the lifespan state, so ``request.state.db`` works.
+Redirects are never followed. The app runs in a task of its own with an empty
+``contextvars`` context, so nothing of the request that asked for the
+manifest reaches the view.
+
+The timeout stops *waiting*: the app is told the client disconnected (Quart
+then cancels the view) and, a moment later, its task is cancelled; a sync
+``def`` endpoint stuck in a thread finishes on its own.
+
+The scope carries a marker (``scope["extensions"][RENDER_KEY]``): adapters
+skip their header hooks for it, and the Quart adapter records there the
+exception a view raised, so the error can name it. No framework imports.
 """
 
 from __future__ import annotations
@@ -17,14 +25,22 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import FetchError
+from .errors import FetchError
 
-__all__ = ["RENDER_KEY", "AsgiRenderer"]
+__all__ = ["RENDER_KEY", "AsgiRenderer", "is_render_scope"]
 
-# Marks the scope of an in-process render (the middleware leaves it alone).
 RENDER_KEY = "quart_appcache.render"
+# How long a timed-out app may take to stop after being told the client left,
+# before its task is cancelled.
+CANCEL_GRACE = 0.1
 
-ASGIApp = Any  # starlette.types.ASGIApp, kept out so this module needs no Starlette
+ASGIApp = Any  # any ASGI 3 callable: (scope, receive, send) -> awaitable
+
+
+def is_render_scope(scope: Mapping[str, Any]) -> bool:
+    """Whether an ASGI scope is one of our in-process renders."""
+    extensions = scope.get("extensions")
+    return isinstance(extensions, Mapping) and RENDER_KEY in extensions
 
 
 class AsgiRenderer:
@@ -44,19 +60,23 @@ class AsgiRenderer:
         url_base: tuple[str, str],
         timeout: float,
         timeout_key: str,
-        state: Mapping[str, Any] | None,
+        state: Mapping[str, Any] | None = None,
     ) -> None:
         self.app = app
         self.scheme, self.host = url_base
         self.timeout = timeout
         self.timeout_key = timeout_key
         self.state = state
+        netloc = urlsplit(f"//{self.host}")
+        self._server = (
+            netloc.hostname or "localhost",
+            netloc.port or (443 if self.scheme == "https" else 80),
+        )
+        self._headers = [(b"host", self.host.encode("ascii"))]
 
-    def scope(self, url: str) -> dict[str, Any]:
+    def scope(self, url: str, marker: dict[str, Any]) -> dict[str, Any]:
         """The ASGI scope of a GET for ``url`` (an encoded path with an optional query)."""
         path, _, query = url.partition("?")
-        netloc = urlsplit(f"//{self.host}")
-        port = netloc.port or (443 if self.scheme == "https" else 80)
         return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -67,11 +87,11 @@ class AsgiRenderer:
             "raw_path": path.encode("ascii"),
             "query_string": query.encode("ascii"),
             "root_path": "",
-            "headers": [(b"host", self.host.encode("ascii"))],
+            "headers": list(self._headers),
             "client": ("127.0.0.1", 0),
-            "server": (netloc.hostname or "localhost", port),
+            "server": self._server,
             "state": dict(self.state or {}),
-            "extensions": {RENDER_KEY: {}},
+            "extensions": {RENDER_KEY: marker},
         }
 
     async def __call__(self, url: str) -> bytes:
@@ -81,9 +101,10 @@ class AsgiRenderer:
             FetchError: the app answered anything but 200, redirected,
                 raised, or took longer than the timeout.
         """
+        marker: dict[str, Any] = {}
         response = _Response()
         task = asyncio.create_task(
-            self.app(self.scope(url), response.receive, response.send),
+            self.app(self.scope(url, marker), response.receive, response.send),
             context=contextvars.Context(),
         )
         task.add_done_callback(_retrieve)
@@ -91,7 +112,10 @@ class AsgiRenderer:
             done, _ = await asyncio.wait({task}, timeout=self.timeout)
         finally:
             if not task.done():
-                task.cancel()  # a thread it waits for finishes on its own
+                # The client "leaves": Quart cancels the view, Starlette
+                # may not; its task is cancelled a moment later either way.
+                response.disconnect()
+                asyncio.get_running_loop().call_later(CANCEL_GRACE, task.cancel)
         if not done:
             raise FetchError(
                 f"Cannot cache {url!r}: the view did not answer within {self.timeout:g} s "
@@ -105,7 +129,7 @@ class AsgiRenderer:
                 "Fix the view or remove the URL from the tracked URLs.",
                 url=url,
             ) from error
-        return response.checked(url)
+        return response.checked(url, marker.get("exception"))
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
@@ -122,6 +146,9 @@ class _Response:
         self.body = bytearray()
         self._asked = False
         self._complete = asyncio.Event()
+
+    def disconnect(self) -> None:
+        self._complete.set()
 
     async def receive(self) -> dict[str, Any]:
         if not self._asked:
@@ -142,7 +169,7 @@ class _Response:
             if not message.get("more_body", False):
                 self._complete.set()
 
-    def checked(self, url: str) -> bytes:
+    def checked(self, url: str, cause: BaseException | None) -> bytes:
         status = self.status
         if status is None or not self._complete.is_set():
             raise FetchError(
@@ -160,10 +187,11 @@ class _Response:
                 location=self.location,
             )
         if status != 200:
+            detail = f" after the view raised {type(cause).__name__}: {cause}" if cause else ""
             raise FetchError(
-                f"Cannot cache {url!r}: the app answered {status}. "
+                f"Cannot cache {url!r}: the app answered {status}{detail}. "
                 "Add or fix the route, or remove the URL from the tracked URLs.",
                 url=url,
                 status=status,
-            )
+            ) from cause
         return bytes(self.body)
