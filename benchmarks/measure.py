@@ -23,6 +23,8 @@ class Series:
 
     def describe(self) -> str:
         scale, unit = (1000.0, "ms") if self.unit == "s" else (1.0, self.unit)
+        if len(self.values) == 1:
+            return f"{self.values[0] * scale:,.1f} {unit}"
         lo, hi = min(self.values) * scale, max(self.values) * scale
         return f"{self.median * scale:,.1f} {unit} ({lo:,.1f}–{hi:,.1f})"
 

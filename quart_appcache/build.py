@@ -31,7 +31,7 @@ from .bundle import Snapshot
 from .collect import Entry, FileEntry, OwnEntry
 from .digest import Revision
 from .errors import BuildError
-from .filehash import Digest
+from .filehash import Digest, Hashed
 from .fingerprint import differing
 from .serving import Artifact
 
@@ -241,7 +241,7 @@ def check_contents(
     folder: str,
     build: Build,
     files: Sequence[FileEntry],
-    results: Sequence[Digest | OSError],
+    results: Sequence[Digest | Hashed | OSError],
     command: str,
 ) -> None:
     """Refuse a build whose files' contents changed since it was made.
@@ -258,7 +258,8 @@ def check_contents(
     for entry, result in zip(files, results, strict=True):
         if isinstance(result, OSError):
             raise _stale(folder, f"{entry.url!r} cannot be read ({result})", command)
-        if built.get(entry.url) != result.revision:
+        revision = result[0] if isinstance(result, tuple) else result.revision
+        if built.get(entry.url) != revision:
             raise _stale(folder, f"the content of {entry.url!r} changed since the build", command)
 
 

@@ -41,7 +41,9 @@ class Progress(Protocol):
 Kind = Literal["file", "view", "own"]
 
 
-@dataclass(frozen=True, slots=True)
+# Hashable and never changed, but not frozen: a frozen dataclass's __init__
+# costs three times as much, and one is made per file of the tree.
+@dataclass(slots=True, unsafe_hash=True)
 class Revision:
     """One cache entry: its URL, the revision of its content, its size, and
     where its bytes come from (a file, a view, or the extension itself)."""
@@ -118,9 +120,12 @@ async def compute_revisions(
             revisions.append(Revision(mine.url, revision, size, "own"))
             continue
         file, result = next(file_results)
-        if isinstance(result, Digest):
+        if isinstance(result, tuple):
+            revisions.append(Revision(file.url, result[0], result[1]))
+        elif isinstance(result, Digest):
             revisions.append(Revision(file.url, result.revision, result.size))
-            known[file.path] = result
+            if cache is not None:
+                known[file.path] = result
         elif lenient and isinstance(result, FileNotFoundError):
             logger.warning("quart_appcache: %r vanished while it was read; left out.", file.path)
         else:

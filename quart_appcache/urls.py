@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from .errors import InvalidURLError
 
 __all__ = [
+    "NAME_NEEDS_ENCODING",
     "check_origin_prefix",
     "check_prefix",
     "check_url",
@@ -47,6 +48,8 @@ _PATH_PATTERN = _needs_encoding(_PATH_SET)
 _NAME_PATTERN = _needs_encoding(_NAME_SET)
 _QUERY_PATTERN = _needs_encoding(_QUERY_SET)
 _PATTERNS = {_PATH_SET: _PATH_PATTERN, _NAME_SET: _NAME_PATTERN, _QUERY_SET: _QUERY_PATTERN}
+NAME_NEEDS_ENCODING = _NAME_PATTERN
+"""Matches an ASCII file name that needs percent-encoding (``None``: use it as it is)."""
 
 
 def _encode(text: str, unsafe: frozenset[str]) -> str:

@@ -57,13 +57,13 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from quart_appcache import filehash
 
     opened: list[str] = []
-    real = filehash._open_regular
+    real = filehash._open
 
     def counting(path: str) -> Any:
         opened.append(os.path.basename(path))
         return real(path)
 
-    monkeypatch.setattr(filehash, "_open_regular", counting)
+    monkeypatch.setattr(filehash, "_open", counting)
     return opened
 
 

@@ -42,6 +42,8 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
         "views, Starlette",
         "renders",
         "debug, unchanged many",
+        "sizes, many",
+        "startup, many",
     ):
         assert any(name == scenario for name, _ in measures), scenario
     assert {"serve, uvicorn", "serve, hypercorn", "load, uvicorn"} <= {

@@ -19,28 +19,63 @@ def expected(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[: filehash.REVISION_CHARS]
 
 
-def revisions(results: list[Digest | OSError]) -> list[str]:
-    return [r.revision if isinstance(r, Digest) else repr(r) for r in results]
+def revisions(results: list[filehash.Result]) -> list[str]:
+    return [
+        r.revision if isinstance(r, Digest) else r[0] if isinstance(r, tuple) else repr(r)
+        for r in results
+    ]
 
 
-async def test_small_and_large_files_get_content_revisions(tmp_path: Path) -> None:
-    large_data = os.urandom(filehash.CHUNK * 2 + 123)
+def sizes(results: list[filehash.Result]) -> list[int]:
+    return [
+        r.size if isinstance(r, Digest) else r[1] for r in results if not isinstance(r, OSError)
+    ]
+
+
+async def test_small_medium_large_and_huge_files_get_content_revisions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filehash, "STREAM_MIN", filehash.CHUNK * 3)  # "huge" without 64 MiB
     files = {
         "small": b"x" * 100,
         "empty": b"",
-        "exact": b"e" * filehash.SMALL_FILE,
-        "large": large_data,
-        "after": b"after the large one",
+        "inline": b"e" * filehash.INLINE_MAX,  # the largest file hashed in its batch
+        "medium": b"m" * (filehash.INLINE_MAX + 1),
+        "large": os.urandom(filehash.CHUNK * 2 + 123),
+        "huge": os.urandom(filehash.CHUNK * 3 + 7),
+        "after": b"after the large ones",
     }
     paths = [str(write(tmp_path / name, data)) for name, data in files.items()]
-    results = await hash_files(paths)
-    assert revisions(results) == [expected(data) for data in files.values()]
-    assert [r.size for r in results if isinstance(r, Digest)] == [len(d) for d in files.values()]
+    for cache in (None, RevisionCache()):
+        results = await hash_files(paths, cache)
+        assert revisions(results) == [expected(data) for data in files.values()]
+        assert sizes(results) == [len(data) for data in files.values()]
+        # With a cache every result carries the stamp the cache needs.
+        assert all(isinstance(r, Digest) for r in results) is (cache is not None)
 
 
-async def test_large_files_stream_in_chunks(
+async def test_larger_files_are_hashed_largest_first_beside_the_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    names = {"a-small": 10, "b-mid": 100_000, "c-big": 3_000_000, "d-mid": 200_000}
+    paths = [str(write(tmp_path / name, b"z" * size)) for name, size in names.items()]
+    groups: list[list[str]] = []
+    real = filehash._hash_group
+
+    def recording(group):  # type: ignore[no-untyped-def]
+        groups.append([os.path.basename(path) for path in group])
+        return real(group)
+
+    monkeypatch.setattr(filehash, "_hash_group_async", filehash.aiofiles.os.wrap(recording))
+    monkeypatch.setattr(filehash, "WORKERS", 1)
+    results = await hash_files(paths)
+    assert revisions(results) == [expected(b"z" * size) for size in names.values()]
+    # One hop for the three larger files, the largest first.
+    assert groups == [["c-big", "d-mid", "b-mid"]]
+
+
+async def test_huge_files_stream_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filehash, "STREAM_MIN", filehash.CHUNK)
     data = os.urandom(filehash.CHUNK * 3 + 1)
     path = write(tmp_path / "big", data)
     chunks: list[int] = []
@@ -68,13 +103,14 @@ async def test_file_that_grew_is_hashed_whole(tmp_path: Path) -> None:
 
 
 async def test_many_files_are_batched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filehash, "BATCH_FILES", 256)
     paths = [str(write(tmp_path / f"f{i}", f"file {i}")) for i in range(600)]
     batches: list[int] = []
     real = filehash._hash_batch
 
-    def counting(batch, known):  # type: ignore[no-untyped-def]
+    def counting(batch, known, stamps):  # type: ignore[no-untyped-def]
         batches.append(len(batch))
-        return real(batch, known)
+        return real(batch, known, stamps)
 
     monkeypatch.setattr(filehash, "_hash_batch_async", filehash.aiofiles.os.wrap(counting))
     results = await hash_files(paths)
