@@ -216,7 +216,8 @@ def check_fresh(
     declared = [entry.url for entry in entries]
     problems = []
     added = [url for url in declared if url not in built]
-    removed = [url for url in built if url not in set(declared)]
+    declared_set = set(declared)
+    removed = [url for url in built if url not in declared_set]
     if added:
         problems.append(f"new since the build: {_some(added)}")
     if removed:
