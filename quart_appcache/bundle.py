@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from .collect import Declarations, collect
-from .digest import Progress, Render, Revision, compute_revisions, version_of
+from .digest import Progress, Render, Revision, compute_revisions, tracked_only, version_of
 from .entries import Entry, OwnEntry
 from .filehash import RevisionCache
 from .tasks import cancel_all
@@ -46,7 +46,7 @@ class Snapshot:
     @property
     def tracked(self) -> tuple[Revision, ...]:
         """The app's own entries, without what the extension serves itself."""
-        return tuple(item for item in self.revisions if item.kind != "own")
+        return tracked_only(self.revisions)
 
     @property
     def urls(self) -> list[str]:

@@ -21,7 +21,7 @@ from .errors import FileReadError
 from .filehash import Digest, RevisionCache, hash_files, revision_of
 from .tasks import gather_or_cancel
 
-__all__ = ["Progress", "Render", "Revision", "compute_revisions", "version_of"]
+__all__ = ["Progress", "Render", "Revision", "compute_revisions", "tracked_only", "version_of"]
 
 logger = logging.getLogger("quart_appcache")
 
@@ -140,6 +140,11 @@ async def compute_revisions(
 
 def _revisions_of(bodies: list[bytes]) -> list[tuple[str, int]]:
     return [(revision_of(body), len(body)) for body in bodies]
+
+
+def tracked_only(revisions: Sequence[Revision]) -> tuple[Revision, ...]:
+    """The app's own entries, without what the extension serves itself."""
+    return tuple(item for item in revisions if item.kind != "own")
 
 
 def version_of(revisions: Sequence[Revision]) -> str:

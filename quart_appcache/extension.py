@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from quart import Quart, Response, current_app, has_app_context, has_request_con
 from quart.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
+from .api import AppcacheBase
 from .cli import output_option, run_build, run_show, traceback_option
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
@@ -44,7 +44,7 @@ ENDPOINTS: dict[ArtifactName, str] = {
 }
 
 
-class Appcache:
+class Appcache(AppcacheBase[Quart]):
     """Offline bundle for a Quart app: AppCache manifest, precache JSON, service worker.
 
     Args:
@@ -53,8 +53,7 @@ class Appcache:
     """
 
     def __init__(self, app: Quart | None = None) -> None:
-        self._sites: weakref.WeakKeyDictionary[Quart, Site] = weakref.WeakKeyDictionary()
-        self._last: weakref.ref[Quart] | None = None
+        super().__init__()
         if app is not None:
             self.init_app(app)
 
@@ -92,154 +91,16 @@ class Appcache:
         app.add_template_global(_head_global(site), "appcache_head")
         app.cli.add_command(_cli_group(site))
         app.extensions[EXTENSION_KEY] = self
-        self._sites[app] = site
-        self._last = weakref.ref(app)
+        self._register(app, site)
 
-    # -- declarations -----------------------------------------------------
-
-    def add_urls(self, *urls: str) -> None:
-        """Track URLs whose content is rendered in-process through the app.
-
-        Args:
-            urls: paths on this app, like ``"/"`` or ``"/offline"``. Non-ASCII
-                characters are percent-encoded; a query string is kept.
-
-        Raises:
-            InvalidURLError: (a ``ValueError``) a URL is not a path on this app,
-                contains whitespace, a control character, ``#`` or dot
-                segments, or is one of the extension's own URLs.
-            FinalizedError: (a ``RuntimeError``) the bundle is finalized.
-        """
-        site = self._site()
-        site.check_open("add_urls()")
-        site.bundle.declarations.add_urls(urls)
-
-    def add_folder(
-        self,
-        folder: str | os.PathLike[str],
-        base: str = "/static",
-        *,
-        include_hidden: bool = False,
-        follow_symlinks: bool = False,
-    ) -> None:
-        """Track every file under ``folder``, served under the URL ``base``.
-
-        Files are read from disk, never fetched through the app. File names
-        become percent-encoded URLs. The folder is listed again on every
-        computation, so in debug mode new and deleted files show up at once.
-
-        Args:
-            folder: the folder; a relative path resolves against the app's
-                ``root_path``, not the working directory.
-            base: the URL the folder is served under.
-            include_hidden: also track dot-files and dot-folders.
-            follow_symlinks: also follow symbolic links that lead out of the
-                folder (skipped with a warning otherwise).
-
-        Raises:
-            FolderNotFoundError: (a ``FileNotFoundError``) ``folder`` is missing.
-            NotAFolderError: (a ``NotADirectoryError``) ``folder`` is a file.
-            FinalizedError: (a ``RuntimeError``) the bundle is finalized.
-        """
-        site = self._site()
-        site.check_open("add_folder()")
-        site.bundle.declarations.add_folder(folder, base, include_hidden, follow_symlinks)
-
-    def add_excluded_urls(self, *urls: str) -> None:
-        """Exclude every tracked URL that starts with one of these prefixes.
-
-        Exclusions apply to all URLs, including those added before.
-
-        Raises:
-            InvalidURLError: a prefix is not a path on this app.
-            FinalizedError: the bundle is finalized.
-        """
-        site = self._site()
-        site.check_open("add_excluded_urls()")
-        site.bundle.declarations.add_excluded(urls)
-
-    @property
-    def urls(self) -> tuple[str, ...]:
-        """The tracked URLs, in declaration order, duplicates collapsed.
-
-        Before finalizing, folders are listed anew on every access.
-        """
-        return tuple(self._site().tracked_urls())
-
-    # -- computing ----------------------------------------------------------
-
-    async def hash(self) -> tuple[str, str]:
-        """The version of the bundle and when this process first saw it.
-
-        Computes now unless finalized. The version is a hex digest that
-        depends only on the tracked URLs and their content.
-
-        Returns:
-            ``(version, updated)``; ``updated`` is an ISO 8601 UTC time.
-
-        Raises:
-            FetchError: a tracked view did not answer 200.
-            FileReadError: a tracked file could not be read.
-        """
-        snapshot = await self._site().snapshot()
-        return snapshot.version, snapshot.updated
-
-    async def entries(self) -> list[tuple[str, str]]:
-        """The ordered ``(url, revision)`` pairs of the app's tracked URLs.
-
-        The worker also precaches the page client (``APPCACHE_SW_CLIENT_URL``);
-        the precache JSON lists it after these.
-        """
-        snapshot = await self._site().snapshot()
-        return [(item.url, item.revision) for item in snapshot.tracked]
-
-    async def finalize(self) -> None:
-        """Compute once and freeze.
-
-        Later ``hash()`` calls never recompute and declarations raise
-        ``FinalizedError``. Concurrent calls share one computation; calling
-        it again does nothing. Runs by itself at startup when
-        ``APPCACHE_FINALIZE`` says so.
-
-        Raises:
-            FetchError, FileReadError, TemplateError: the bundle cannot be
-                computed or rendered; nothing is frozen.
-        """
-        await self._site().finalize()
-
-    # -- plumbing -----------------------------------------------------------
-
-    def site(self, app: Quart | None = None) -> Site:
-        """The per-app state for ``app`` (default: see :meth:`_site`)."""
-        if app is None:
-            return self._site()
-        site = self._sites.get(app)
-        if site is None:
-            raise NotInitializedError(
-                f"The app {app.name!r} has no Appcache; call appcache.init_app(app) first."
-            )
-        return site
-
-    def _site(self) -> Site:
-        # The app of the active app context wins; otherwise the app most
-        # recently initialised, which is what `init_app(app)` followed by
-        # `add_urls(...)` inside an app factory means.
+    def _current_app(self) -> Quart | None:
         if has_app_context():
-            site = self._sites.get(current_app._get_current_object())  # type: ignore[attr-defined]
-            if site is not None:
-                return site
-        if self._last is None:
-            raise NotInitializedError(
-                "This Appcache has no app yet; call Appcache(app) or appcache.init_app(app) "
-                "before declaring URLs."
-            )
-        app = self._last()
-        if app is None or app not in self._sites:
-            raise NotInitializedError(
-                "The app this Appcache was initialised with was garbage-collected; keep a "
-                "reference to the app (a module-level `app = ...`) while you use it."
-            )
-        return self._sites[app]
+            app: Quart = current_app._get_current_object()  # type: ignore[attr-defined]
+            return app
+        return None
+
+    def _app_name(self, app: Quart) -> str:
+        return repr(app.name)
 
 
 def get_appcache(app: Quart | None = None) -> Appcache:

@@ -10,12 +10,20 @@ app's own startup has run.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import jinja2
 
-__all__ = ["Host"]
+from .asgi_render import AsgiRenderer
+from .config import Settings
+from .errors import NotInitializedError
+
+__all__ = ["AppHost", "Host"]
+
+AppT = TypeVar("AppT")
 
 
 class Host(Protocol):
@@ -48,3 +56,57 @@ class Host(Protocol):
 
     def lifespan(self) -> AbstractAsyncContextManager[object]:
         """Run the app's own startup on entry and its shutdown on exit (for the CLI)."""
+
+
+class AppHost(Generic[AppT]):
+    """What both adapters' hosts share: the app, held weakly, its name and
+    folder, and in-process renders (:mod:`.asgi_render`).
+
+    Args:
+        app: the app (an ASGI app).
+        name: its name, for messages.
+        root_path: what relative folders resolve against.
+        settings: its checked settings (the renders' base URL and timeout).
+    """
+
+    # The lifespan state renders get a copy of (Starlette; Quart has none).
+    state: Mapping[str, Any] | None = None
+
+    def __init__(self, app: AppT, name: str, root_path: str, settings: Settings) -> None:
+        self._app = weakref.ref(app)
+        self._name = name
+        self._root_path = root_path
+        self._settings = settings
+
+    @property
+    def app(self) -> AppT:
+        """The app; it must still be alive."""
+        app = self._app()
+        if app is None:
+            raise NotInitializedError(
+                f"The app {self._name!r} was garbage-collected; keep a reference to it "
+                "while it serves."
+            )
+        return app
+
+    @property
+    def name(self) -> str:
+        """The app's name."""
+        return self._name
+
+    @property
+    def root_path(self) -> str:
+        """What relative ``add_folder`` paths and build folders resolve against."""
+        return self._root_path
+
+    async def render(self, url: str) -> bytes:
+        """Render ``url`` in-process through the app."""
+        settings = self._settings
+        renderer = AsgiRenderer(
+            self.app,
+            settings.url_base,
+            settings.fetch_timeout,
+            settings.names.name("APPCACHE_FETCH_TIMEOUT"),
+            self.state,
+        )
+        return await renderer(url)

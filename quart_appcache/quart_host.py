@@ -7,21 +7,19 @@ factories and test suites).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import jinja2
 from quart import Quart
 
-from .asgi_render import AsgiRenderer
 from .config import Settings
-from .errors import NotInitializedError
+from .host import AppHost
 
 __all__ = ["QuartHost"]
 
 
-class QuartHost:
+class QuartHost(AppHost[Quart]):
     """One Quart app, seen from the core.
 
     Args:
@@ -30,31 +28,7 @@ class QuartHost:
     """
 
     def __init__(self, app: Quart, settings: Settings) -> None:
-        self._app = weakref.ref(app)
-        self._name = app.name
-        self._root_path = app.root_path
-        self._settings = settings
-
-    @property
-    def app(self) -> Quart:
-        """The app; it must still be alive."""
-        app = self._app()
-        if app is None:
-            raise NotInitializedError(
-                f"The app {self._name!r} was garbage-collected; keep a reference to it "
-                "while it serves."
-            )
-        return app
-
-    @property
-    def name(self) -> str:
-        """The app's import name."""
-        return self._name
-
-    @property
-    def root_path(self) -> str:
-        """``app.root_path``."""
-        return self._root_path
+        super().__init__(app, app.name, app.root_path, settings)
 
     @property
     def debug(self) -> bool:
@@ -68,17 +42,6 @@ class QuartHost:
     def template_scope(self) -> AbstractAsyncContextManager[object]:
         """An app context: app templates may call ``url_for()`` and friends."""
         return _app_context(self.app)
-
-    async def render(self, url: str) -> bytes:
-        """Render ``url`` in-process through the app (see :mod:`.asgi_render`)."""
-        settings = self._settings
-        renderer = AsgiRenderer(
-            self.app,
-            settings.url_base,
-            settings.fetch_timeout,
-            settings.names.name("APPCACHE_FETCH_TIMEOUT"),
-        )
-        return await renderer(url)
 
     def lifespan(self) -> AbstractAsyncContextManager[object]:
         """``app.startup()`` on entry, ``app.shutdown()`` on exit."""

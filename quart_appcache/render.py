@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from .bundle import Snapshot
 from .config import Settings
-from .digest import Revision
+from .digest import Revision, tracked_only
 from .errors import TemplateError
 from .runtime import rules_json
 
@@ -93,7 +93,7 @@ class Listing:
     @property
     def tracked(self) -> tuple[Revision, ...]:
         """The app's own entries, without what the extension serves itself."""
-        return tuple(item for item in self.revisions if item.kind != "own")
+        return tracked_only(self.revisions)
 
     @property
     def urls(self) -> list[str]:

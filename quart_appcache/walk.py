@@ -23,15 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import filehash
 from .entries import FileEntry, Folder
 from .errors import FileReadError
 from .urls import NAME_NEEDS_ENCODING, encode_segment
 
 __all__ = ["ListingCache", "walk_folder"]
 
-# Same reasoning as the file cache: a listing taken within this long of the
-# folder's last change may have missed a change in the same timestamp tick.
-RACY_NS = 2_000_000_000
 _plain = NAME_NEEDS_ENCODING.search
 
 
@@ -43,7 +41,9 @@ class _Listing:
     folders: list[tuple[str, str]]
 
     def fresh(self, stamp: tuple[int, int]) -> bool:
-        return stamp == self.stamp and max(stamp) < self.listed_at_ns - RACY_NS
+        # As for files (filehash.RACY_NS): a listing taken this close to the
+        # folder's last change may have missed a change in the same tick.
+        return stamp == self.stamp and max(stamp) < self.listed_at_ns - filehash.RACY_NS
 
 
 @dataclass

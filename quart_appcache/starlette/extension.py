@@ -9,7 +9,6 @@ without the prefix, checked here with the same rules and defaults.
 from __future__ import annotations
 
 import os
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.templating import Jinja2Templates
 
+from ..api import AppcacheBase
 from ..config import DEFAULTS, KeyNames, Settings
 from ..errors import ConfigError, NotInitializedError
 from ..own import OwnArtifacts
@@ -41,7 +41,7 @@ def _keyword(key: str) -> str:
 NAMES = KeyNames(name=_keyword, build_command=BUILD_COMMAND)
 
 
-class Appcache:
+class Appcache(AppcacheBase[Starlette]):
     """Offline bundle for a Starlette or FastAPI app.
 
     Args:
@@ -138,9 +138,8 @@ class Appcache:
         self._base_dir = os.path.abspath(os.fspath(base_dir) if base_dir is not None else ".")
         # The icon source is checked here, where the mistake is made.
         self._own = OwnArtifacts(self.settings, self._base_dir)
+        super().__init__()
         self._templates: Jinja2Templates | None = None
-        self._sites: weakref.WeakKeyDictionary[Starlette, Site] = weakref.WeakKeyDictionary()
-        self._last: weakref.ref[Starlette] | None = None
         if templates is not None:
             self.init_templates(templates)
         if app is not None:
@@ -168,8 +167,7 @@ class Appcache:
                 "init_app(app) where the app is created, before it serves."
             ) from None
         setattr(app.state, STATE_KEY, self)
-        self._sites[app] = site
-        self._last = weakref.ref(app)
+        self._register(app, site)
 
     def init_templates(self, templates: Jinja2Templates) -> None:
         """Add the template globals to ``templates`` and look up user templates there first."""
@@ -211,18 +209,6 @@ class Appcache:
 
     # -- declarations -----------------------------------------------------
 
-    def add_urls(self, *urls: str) -> None:
-        """Track URLs whose content is rendered in-process through the app.
-
-        Raises:
-            InvalidURLError: a URL is not a path on this app (see the Quart
-                adapter's ``add_urls``).
-            FinalizedError: the bundle is finalized.
-        """
-        site = self._site()
-        site.check_open("add_urls()")
-        site.bundle.declarations.add_urls(urls)
-
     def add_static(self, name: str = "static") -> None:
         """Track every file of the ``StaticFiles`` mounted under the route name ``name``.
 
@@ -241,99 +227,10 @@ class Appcache:
                 directory, mount.path, follow_symlinks=mount.follow_symlink
             )
 
-    def add_folder(
-        self,
-        folder: str | os.PathLike[str],
-        base: str = "/static",
-        *,
-        include_hidden: bool = False,
-        follow_symlinks: bool = False,
-    ) -> None:
-        """Track every file under ``folder``, served under the URL ``base``.
-
-        Relative folders resolve against ``base_dir``. Dot-files are left
-        out unless ``include_hidden``; symbolic links leading out of the
-        folder are skipped with a warning unless ``follow_symlinks``.
-
-        Raises:
-            FolderNotFoundError: ``folder`` is missing.
-            NotAFolderError: ``folder`` is a file.
-            FinalizedError: the bundle is finalized.
-        """
-        site = self._site()
-        site.check_open("add_folder()")
-        site.bundle.declarations.add_folder(folder, base, include_hidden, follow_symlinks)
-
-    def add_excluded_urls(self, *urls: str) -> None:
-        """Exclude every tracked URL that starts with one of these prefixes.
-
-        Raises:
-            InvalidURLError: a prefix is not a path on this app.
-            FinalizedError: the bundle is finalized.
-        """
-        site = self._site()
-        site.check_open("add_excluded_urls()")
-        site.bundle.declarations.add_excluded(urls)
-
-    @property
-    def urls(self) -> tuple[str, ...]:
-        """The tracked URLs, in declaration order, duplicates collapsed."""
-        return tuple(self._site().tracked_urls())
-
-    # -- computing ----------------------------------------------------------
-
-    async def hash(self) -> tuple[str, str]:
-        """``(version, updated)`` of the bundle; computes now unless finalized.
-
-        Raises:
-            FetchError: a tracked URL did not answer 200.
-            FileReadError: a tracked file could not be read.
-        """
-        snapshot = await self._site().snapshot()
-        return snapshot.version, snapshot.updated
-
-    async def entries(self) -> list[tuple[str, str]]:
-        """The ordered ``(url, revision)`` pairs of the bundle."""
-        snapshot = await self._site().snapshot()
-        return [(item.url, item.revision) for item in snapshot.tracked]
-
-    async def finalize(self) -> None:
-        """Compute once and freeze (concurrent calls share one computation).
-
-        Raises:
-            FetchError, FileReadError, TemplateError: nothing is frozen.
-        """
-        await self._site().finalize()
-
     # -- plumbing -----------------------------------------------------------
 
-    def site(self, app: Starlette | None = None) -> Site:
-        """The per-app state of ``app`` (default: the app most recently initialised)."""
-        if app is None:
-            return self._site()
-        site = self._sites.get(app)
-        if site is None:
-            raise NotInitializedError(
-                f"The app {app_name(app)!r} has no Appcache; call appcache.init_app(app) first."
-            )
-        return site
-
-    def _app(self) -> Starlette:
-        if self._last is None:
-            raise NotInitializedError(
-                "This Appcache has no app yet; call Appcache(app) or appcache.init_app(app) "
-                "before declaring URLs."
-            )
-        app = self._last()
-        if app is None or app not in self._sites:
-            raise NotInitializedError(
-                "The app this Appcache was initialised with was garbage-collected; keep a "
-                "reference to the app (a module-level `app = ...`) while you use it."
-            )
-        return app
-
-    def _site(self) -> Site:
-        return self._sites[self._app()]
+    def _app_name(self, app: Starlette) -> str:
+        return repr(app_name(app))
 
 
 def get_appcache(app: Starlette) -> Appcache:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -16,9 +15,9 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 
-from ..asgi_render import AsgiRenderer
 from ..config import Settings
-from ..errors import AppcacheError, NotInitializedError
+from ..errors import AppcacheError
+from ..host import AppHost
 
 __all__ = ["LifespanError", "StarletteHost", "app_name"]
 
@@ -33,7 +32,7 @@ def app_name(app: Starlette) -> str:
     return title if isinstance(title, str) and title else type(app).__name__
 
 
-class StarletteHost:
+class StarletteHost(AppHost[Starlette]):
     """One Starlette app, seen from the core.
 
     Args:
@@ -53,34 +52,9 @@ class StarletteHost:
         debug: bool | None,
         templates: Callable[[], jinja2.Environment | None],
     ) -> None:
-        self._app = weakref.ref(app)
-        self._name = app_name(app)
-        self._settings = settings
-        self._base_dir = base_dir
+        super().__init__(app, app_name(app), base_dir, settings)
         self._debug = debug
         self._templates = templates
-        self.state: Mapping[str, Any] | None = None
-
-    @property
-    def app(self) -> Starlette:
-        """The app; it must still be alive."""
-        app = self._app()
-        if app is None:
-            raise NotInitializedError(
-                f"The app {self._name!r} was garbage-collected; keep a reference to it "
-                "while it serves."
-            )
-        return app
-
-    @property
-    def name(self) -> str:
-        """The app's title or class name."""
-        return self._name
-
-    @property
-    def root_path(self) -> str:
-        """``base_dir``: what relative folders resolve against."""
-        return self._base_dir
 
     @property
     def debug(self) -> bool:
@@ -94,18 +68,6 @@ class StarletteHost:
     def template_scope(self) -> AbstractAsyncContextManager[object]:
         """Nothing: Starlette templates need no context around them."""
         return contextlib.nullcontext()
-
-    async def render(self, url: str) -> bytes:
-        """Render ``url`` through the app in-process (see :mod:`.render`)."""
-        settings = self._settings
-        renderer = AsgiRenderer(
-            self.app,
-            settings.url_base,
-            settings.fetch_timeout,
-            settings.names.name("APPCACHE_FETCH_TIMEOUT"),
-            self.state,
-        )
-        return await renderer(url)
 
     def lifespan(self) -> AbstractAsyncContextManager[object]:
         """Run the app's ASGI lifespan: startup on entry, shutdown on exit."""
