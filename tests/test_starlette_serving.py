@@ -318,3 +318,31 @@ async def test_a_build_is_served_and_refused_when_stale_as_on_quart(
     with pytest.raises(Exception, match=r"made with Appcache\(network=\.\.\.\) = \[\"\*\"\]"):
         async with started(other):
             pass
+
+
+async def test_kill_switch_runtime_rules_and_verify_as_keywords(
+    make_starlette: StarletteFactory,
+) -> None:
+    app, appcache = make_starlette(
+        sw_unregister=True,
+        runtime=[{"match": "/api/", "strategy": "stale-while-revalidate", "name": "api"}],
+    )
+    appcache.add_urls("/offline")
+    async with client(app) as http:
+        assert (await http.get("/manifest.appcache")).status_code == 410
+        assert (await http.get("/precache-manifest.json")).status_code == 410
+        worker = (await http.get("/sw.js")).text
+        assert "self.registration.unregister()" in worker  # the kill switch's worker
+    live, live_cache = make_starlette(
+        runtime=[{"match": "/api/", "strategy": "stale-while-revalidate", "name": "api"}],
+        sw_verify="all",
+        sw_ignored_params=["ref"],
+    )
+    live_cache.add_urls("/offline")
+    async with client(live) as http:
+        text = (await http.get("/sw.js")).text
+    assert '"match": "/api/", "strategy": "stale-while-revalidate"' in text
+    assert "const UNVERIFIED = new Set([]);" in text
+    assert 'const IGNORED_PARAMS = ["^ref$"]' in text
+    with pytest.raises(ConfigError, match=r"Appcache\(runtime=\.\.\.\)\[0\]\['strategy'\]"):
+        make_starlette(runtime=[{"match": "/api/", "strategy": "sometimes"}])
