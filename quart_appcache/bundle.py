@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,14 +44,14 @@ class Snapshot:
     # The bytes of what the extension serves itself (the "own" revisions).
     own: tuple[OwnEntry, ...] = field(default=(), compare=False, repr=False)
 
-    @property
+    @functools.cached_property
     def tracked(self) -> tuple[Revision, ...]:
         """The app's own entries, without what the extension serves itself."""
         return tracked_only(self.revisions)
 
-    @property
+    @functools.cached_property
     def urls(self) -> list[str]:
-        """The app's tracked URLs, in bundle order."""
+        """The app's tracked URLs, in bundle order (do not change the list)."""
         return [item.url for item in self.tracked]
 
 
@@ -138,6 +139,14 @@ class Bundle:
         finally:
             await cancel_all(early.values())
         own = tuple(entry for entry in entries if isinstance(entry, OwnEntry))
+        last = self._last
+        if (
+            not final
+            and last is not None
+            and len(last.revisions) == len(revisions)
+            and all(a is b or a == b for a, b in zip(last.revisions, revisions, strict=True))
+        ):
+            return last  # nothing changed: the same version, not computed again
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
 
     def _remember(

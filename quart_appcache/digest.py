@@ -109,6 +109,9 @@ async def compute_revisions(
     file_results = iter(zip(files, file_results, strict=True))
     view_results = iter(zip(views, view_revisions, strict=True))
     known: dict[str, Digest] = {}
+    made: dict[str, Revision] = {}
+    previous = cache.entries if cache is not None else {}
+    old = cache.known if cache is not None else {}
     revisions: list[Revision] = []
     for entry in entries:
         if isinstance(entry, ViewEntry):
@@ -123,9 +126,17 @@ async def compute_revisions(
         if isinstance(result, tuple):
             revisions.append(Revision(file.url, result[0], result[1]))
         elif isinstance(result, Digest):
-            revisions.append(Revision(file.url, result.revision, result.size))
+            entry_revision = previous.get(file.path)
+            if (
+                entry_revision is None
+                or result is not old.get(file.path)
+                or entry_revision.url != file.url
+            ):
+                entry_revision = Revision(file.url, result.revision, result.size)
+            revisions.append(entry_revision)
             if cache is not None:
                 known[file.path] = result
+                made[file.path] = entry_revision
         elif lenient and isinstance(result, FileNotFoundError):
             logger.warning("quart_appcache: %r vanished while it was read; left out.", file.path)
         else:
@@ -134,7 +145,7 @@ async def compute_revisions(
                 f"{result.strerror or result}. Fix the file or exclude the URL."
             ) from result
     if cache is not None:
-        cache.replace(known)
+        cache.replace(known, made)
     return revisions
 
 

@@ -37,7 +37,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import aiofiles
@@ -89,11 +89,12 @@ class Digest:
     size: int
     stamp: Stamp
     read_at_ns: int
+    # Whether the file's timestamps are safely older than the read (checked
+    # once per file and computation in debug mode, so computed once here).
+    settled: bool = field(init=False, compare=False)
 
-    @property
-    def settled(self) -> bool:
-        """Whether the file's timestamps are safely older than the read."""
-        return max(self.stamp[1], self.stamp[2]) < self.read_at_ns - RACY_NS
+    def __post_init__(self) -> None:
+        self.settled = max(self.stamp[1], self.stamp[2]) < self.read_at_ns - RACY_NS
 
 
 Hashed = tuple[str, int]
@@ -102,14 +103,21 @@ Result = Digest | Hashed | OSError
 
 
 class RevisionCache:
-    """Digests of files seen before, by path (debug mode)."""
+    """Digests of files seen before, by path (debug mode).
+
+    ``entries`` keeps, per path, the bundle entry made from the digest, so an
+    unchanged file gives back the very same object: an unchanged bundle is
+    then recognised without computing its version again.
+    """
 
     def __init__(self) -> None:
         self.known: dict[str, Digest] = {}
+        self.entries: dict[str, Any] = {}
 
-    def replace(self, known: dict[str, Digest]) -> None:
+    def replace(self, known: dict[str, Digest], entries: dict[str, Any] | None = None) -> None:
         """Keep exactly these files (forgetting deleted ones)."""
         self.known = known
+        self.entries = entries or {}
 
 
 def _stamp(st: os.stat_result) -> Stamp:
@@ -167,9 +175,11 @@ def _hash_batch(
         try:
             if known is not None:
                 cached = known.get(path)
-                if cached is not None and cached.settled and _stamp(os.stat(path)) == cached.stamp:
-                    append(cached)
-                    continue
+                if cached is not None and cached.settled:
+                    st = os.stat(path)
+                    if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == cached.stamp:
+                        append(cached)
+                        continue
             fd = open_(path)
             try:
                 st = fstat(fd)
