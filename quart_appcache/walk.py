@@ -138,20 +138,21 @@ def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _
         ) from error
     files: list[FileEntry] = []
     folders: list[tuple[str, str]] = []
-    excluded = walk.excluded
+    # Local names: this loop runs once per file of the tree.
+    add_file, excluded, inside = files.append, walk.excluded, walk.inside
     hidden = walk.folder.include_hidden
     for name in sorted(by_name):
         if name[0] == "." and not hidden:
             continue
         child = by_name[name]
-        # Most names need no encoding: skip the call for them (once per file).
+        # Most names need no encoding: skip the call for them.
         if name.isascii() and _plain(name) is None:
             url = prefix + name
         else:
             url = prefix + encode_segment(name, path=child.path)
         if excluded and url.startswith(excluded):
             continue
-        if walk.inside is not None and child.is_symlink() and _leaves(child.path, walk.inside):
+        if inside is not None and child.is_symlink() and _leaves(child.path, inside):
             walk.warn(
                 f"quart_appcache skips {child.path!r}: it is a symbolic link to "
                 f"{os.readlink(child.path)!r}, outside {walk.folder.path!r}, and following it "
@@ -162,7 +163,7 @@ def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _
         # DirEntry answers is_file()/is_dir() from the listing itself; only
         # symbolic links cost a stat here.
         if child.is_file():
-            files.append(FileEntry(url, child.path))
+            add_file(FileEntry(url, child.path))
         elif child.is_dir():
             url += "/"
             if not (excluded and url.startswith(excluded)):
