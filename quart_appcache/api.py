@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from .errors import NotInitializedError
 from .site import Site
@@ -194,5 +194,4 @@ class AppcacheBase(Generic[AppT]):
         return self._sites[self._app()]
 
     def __repr__(self) -> str:
-        apps: list[Any] = list(self._sites)
-        return f"<{type(self).__name__} of {len(apps)} app(s)>"
+        return f"<{type(self).__name__} of {len(self._sites)} app(s)>"
