@@ -80,9 +80,13 @@ async def compute_revisions(
         FileReadError: a file could not be read.
         Whatever ``render`` raises for a view.
     """
-    files = [entry for entry in entries if isinstance(entry, FileEntry)]
-    views = [entry for entry in entries if isinstance(entry, ViewEntry)]
-    own = [entry for entry in entries if isinstance(entry, OwnEntry)]
+    files: list[FileEntry] = []
+    views: list[ViewEntry] = []
+    own: list[OwnEntry] = []
+    by_kind = {FileEntry: files.append, ViewEntry: views.append, OwnEntry: own.append}
+    for entry in entries:  # one pass: this runs once per file of the tree
+        by_kind[type(entry)](entry)  # type: ignore[operator]
+    paths = [file.path for file in files]
     advance = progress.advance if progress is not None else None
     if progress is not None:
         progress.start(len(entries))
@@ -94,7 +98,7 @@ async def compute_revisions(
         return body
 
     file_results, bodies = await gather_or_cancel(
-        hash_files([entry.path for entry in files], cache, on_done=advance),
+        hash_files(paths, cache, on_done=advance),
         gather_or_cancel(*(render_one(view.url) for view in views)),
     )
     in_memory = [*bodies, *(entry.body for entry in own)]
@@ -108,44 +112,41 @@ async def compute_revisions(
     # finished first.
     file_results = iter(zip(files, file_results, strict=True))
     view_results = iter(zip(views, view_revisions, strict=True))
-    known: dict[str, Digest] = {}
-    made: dict[str, Revision] = {}
-    previous = cache.entries if cache is not None else {}
-    old = cache.known if cache is not None else {}
+    known: dict[str, Digest] | None = {} if cache is not None else None
     revisions: list[Revision] = []
+    append = revisions.append
     for entry in entries:
-        if isinstance(entry, ViewEntry):
+        kind = type(entry)
+        if kind is FileEntry:
+            file, result = next(file_results)
+            if type(result) is tuple:
+                append(Revision(file.url, result[0], result[1]))
+            elif type(result) is Digest:
+                # An unchanged file's digest is the cached object itself,
+                # with the revision made from it last time.
+                made = result.made
+                if made is None or made.url != file.url:
+                    made = result.made = Revision(file.url, result.revision, result.size)
+                append(made)
+                if known is not None:
+                    known[file.path] = result
+            elif lenient and isinstance(result, FileNotFoundError):
+                logger.warning(
+                    "quart_appcache: %r vanished while it was read; left out.", file.path
+                )
+            else:
+                raise FileReadError(
+                    f"Cannot cache {file.url!r}: reading {file.path!r} failed: "
+                    f"{result.strerror or result}. Fix the file or exclude the URL."
+                ) from result
+        elif kind is ViewEntry:
             view, (revision, size) = next(view_results)
-            revisions.append(Revision(view.url, revision, size, "view"))
-            continue
-        if isinstance(entry, OwnEntry):
-            mine, (revision, size) = next(own_revisions)
-            revisions.append(Revision(mine.url, revision, size, "own"))
-            continue
-        file, result = next(file_results)
-        if isinstance(result, tuple):
-            revisions.append(Revision(file.url, result[0], result[1]))
-        elif isinstance(result, Digest):
-            entry_revision = previous.get(file.path)
-            if (
-                entry_revision is None
-                or result is not old.get(file.path)
-                or entry_revision.url != file.url
-            ):
-                entry_revision = Revision(file.url, result.revision, result.size)
-            revisions.append(entry_revision)
-            if cache is not None:
-                known[file.path] = result
-                made[file.path] = entry_revision
-        elif lenient and isinstance(result, FileNotFoundError):
-            logger.warning("quart_appcache: %r vanished while it was read; left out.", file.path)
+            append(Revision(view.url, revision, size, "view"))
         else:
-            raise FileReadError(
-                f"Cannot cache {file.url!r}: reading {file.path!r} failed: "
-                f"{result.strerror or result}. Fix the file or exclude the URL."
-            ) from result
-    if cache is not None:
-        cache.replace(known, made)
+            mine, (revision, size) = next(own_revisions)
+            append(Revision(mine.url, revision, size, "own"))
+    if cache is not None and known is not None:
+        cache.replace(known)
     return revisions
 
 

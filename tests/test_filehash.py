@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -108,14 +110,16 @@ async def test_many_files_are_batched(tmp_path: Path, monkeypatch: pytest.Monkey
     batches: list[int] = []
     real = filehash._hash_batch
 
-    def counting(batch, known, stamps):  # type: ignore[no-untyped-def]
+    def counting(batch, known, digests):  # type: ignore[no-untyped-def]
         batches.append(len(batch))
-        return real(batch, known, stamps)
+        return real(batch, known, digests)
 
     monkeypatch.setattr(filehash, "_hash_batch_async", filehash.aiofiles.os.wrap(counting))
     results = await hash_files(paths)
     assert revisions(results) == [expected(f"file {i}".encode()) for i in range(600)]
-    assert batches == [256, 256, 88]  # one thread hop per batch, not per file
+    # One thread hop per batch, not per file; a small first batch, so the
+    # hashers of larger files start early.
+    assert batches == [filehash.FIRST_BATCH_FILES, 256, 256, 600 - 512 - filehash.FIRST_BATCH_FILES]
 
 
 async def test_vanished_file_is_returned_as_its_error(tmp_path: Path) -> None:
@@ -155,12 +159,34 @@ async def test_cache_skips_unchanged_files_but_rereads_racy_ones(
     assert revisions(third)[0] == expected(b"new")
 
 
-def test_settled_means_older_than_the_racy_window() -> None:
+def stat_of(size: int, mtime: int, ctime: int, inode: int) -> os.stat_result:
+    return cast(
+        os.stat_result,
+        SimpleNamespace(st_size=size, st_mtime_ns=mtime, st_ctime_ns=ctime, st_ino=inode),
+    )
+
+
+def test_first_trust_needs_the_size_and_both_times_older_than_the_read() -> None:
     now = 10 * filehash.RACY_NS
     old = now - 2 * filehash.RACY_NS
-    assert Digest("r", 1, (1, old, old, 7), now).settled
-    assert not Digest("r", 1, (1, now - 1000, old, 7), now).settled
-    assert not Digest("r", 1, (1, old, now - 1000, 7), now).settled
+    recent = now - 1000
+    assert not Digest("r", 1, now).unchanged(stat_of(2, old, old, 7))  # resized
+    assert not Digest("r", 1, now).unchanged(stat_of(1, recent, old, 7))  # racy mtime
+    assert not Digest("r", 1, now).unchanged(stat_of(1, old, recent, 7))  # touched back
+    trusted = Digest("r", 1, now)
+    assert trusted.unchanged(stat_of(1, old, old, 7))
+    assert trusted.stamp == (1, old, old, 7)
+
+
+def test_once_trusted_the_stat_must_match_exactly() -> None:
+    now = 10 * filehash.RACY_NS
+    old = now - 2 * filehash.RACY_NS
+    digest = Digest("r", 1, now)
+    assert digest.unchanged(stat_of(1, old, old, 7))
+    assert digest.unchanged(stat_of(1, old, old, 7))
+    assert not digest.unchanged(stat_of(1, old, old, 8))  # another file renamed over it
+    assert not digest.unchanged(stat_of(1, old - 1, old, 7))
+    assert digest.stamp == (1, old, old, 7)  # a failed check keeps the stamp
 
 
 def test_revision_of_is_truncated_sha256() -> None:
