@@ -138,15 +138,12 @@ class Bundle:
             )
         finally:
             await cancel_all(early.values())
-        own = tuple(entry for entry in entries if isinstance(entry, OwnEntry))
         last = self._last
-        if (
-            not final
-            and last is not None
-            and len(last.revisions) == len(revisions)
-            and all(a is b or a == b for a, b in zip(last.revisions, revisions, strict=True))
-        ):
+        # Tuple equality runs in C and takes identical items as equal at once:
+        # an unchanged file gives back the very same entry.
+        if not final and last is not None and last.revisions == tuple(revisions):
             return last  # nothing changed: the same version, not computed again
+        own = tuple(entry for entry in entries if isinstance(entry, OwnEntry))
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
 
     def _remember(

@@ -122,6 +122,30 @@ async def test_many_files_are_batched(tmp_path: Path, monkeypatch: pytest.Monkey
     assert batches == [filehash.FIRST_BATCH_FILES, 256, 256, 600 - 512 - filehash.FIRST_BATCH_FILES]
 
 
+async def test_files_known_to_the_cache_are_checked_in_larger_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filehash, "BATCH_FILES", 100)
+    monkeypatch.setattr(filehash, "CACHED_BATCH_FILES", 400)
+    paths = [str(write(tmp_path / f"f{i}", f"file {i}")) for i in range(600)]
+    batches: list[int] = []
+    real = filehash._hash_batch
+
+    def counting(batch, known, digests):  # type: ignore[no-untyped-def]
+        batches.append(len(batch))
+        return real(batch, known, digests)
+
+    monkeypatch.setattr(filehash, "_hash_batch_async", filehash.aiofiles.os.wrap(counting))
+    cache = RevisionCache()
+    first = await hash_files(paths, cache)
+    cache.replace({p: d for p, d in zip(paths, first, strict=True) if isinstance(d, Digest)})
+    assert batches == [filehash.FIRST_BATCH_FILES] + [100] * 5 + [600 - 500 - 64]
+    batches.clear()
+    again = await hash_files(paths, cache)
+    assert revisions(again) == revisions(first)
+    assert batches == [filehash.FIRST_BATCH_FILES, 400, 600 - 400 - filehash.FIRST_BATCH_FILES]
+
+
 async def test_vanished_file_is_returned_as_its_error(tmp_path: Path) -> None:
     path = write(tmp_path / "gone", b"x")
     path.unlink()
