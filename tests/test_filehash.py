@@ -34,6 +34,19 @@ def sizes(results: list[filehash.Result]) -> list[int]:
     ]
 
 
+def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every batch hashed from now on, one thread hop each."""
+    batches: list[int] = []
+    real = filehash._hash_batch
+
+    def counting(batch, known, digests):  # type: ignore[no-untyped-def]
+        batches.append(len(batch))
+        return real(batch, known, digests)
+
+    monkeypatch.setattr(filehash, "_hash_batch_async", filehash.aiofiles.os.wrap(counting))
+    return batches
+
+
 async def test_small_medium_large_and_huge_files_get_content_revisions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,14 +120,7 @@ async def test_file_that_grew_is_hashed_whole(tmp_path: Path) -> None:
 async def test_many_files_are_batched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(filehash, "BATCH_FILES", 256)
     paths = [str(write(tmp_path / f"f{i}", f"file {i}")) for i in range(600)]
-    batches: list[int] = []
-    real = filehash._hash_batch
-
-    def counting(batch, known, digests):  # type: ignore[no-untyped-def]
-        batches.append(len(batch))
-        return real(batch, known, digests)
-
-    monkeypatch.setattr(filehash, "_hash_batch_async", filehash.aiofiles.os.wrap(counting))
+    batches = count_batches(monkeypatch)
     results = await hash_files(paths)
     assert revisions(results) == [expected(f"file {i}".encode()) for i in range(600)]
     # One thread hop per batch, not per file; a small first batch, so the
@@ -128,14 +134,7 @@ async def test_files_known_to_the_cache_are_checked_in_larger_batches(
     monkeypatch.setattr(filehash, "BATCH_FILES", 100)
     monkeypatch.setattr(filehash, "CACHED_BATCH_FILES", 400)
     paths = [str(write(tmp_path / f"f{i}", f"file {i}")) for i in range(600)]
-    batches: list[int] = []
-    real = filehash._hash_batch
-
-    def counting(batch, known, digests):  # type: ignore[no-untyped-def]
-        batches.append(len(batch))
-        return real(batch, known, digests)
-
-    monkeypatch.setattr(filehash, "_hash_batch_async", filehash.aiofiles.os.wrap(counting))
+    batches = count_batches(monkeypatch)
     cache = RevisionCache()
     first = await hash_files(paths, cache)
     cache.replace({p: d for p, d in zip(paths, first, strict=True) if isinstance(d, Digest)})
