@@ -6,9 +6,10 @@ a bounded number of open files and bounded memory:
 * Small files (up to 64 KiB) are opened, read into a reused buffer and
   hashed in batches, one thread hop per batch, with no ``fstat``: building
   a ``stat_result`` per file cost a sixth of the batch (one read one byte
-  larger than 64 KiB tells a small file from a larger one). A hop costs 26-80 us here;
-  paying three (open, read, close) per 4 KiB file makes a 5,000-file tree
-  twelve times slower than a plain loop. Batches run one at a time: two
+  larger than 64 KiB tells a small file from a larger one). A hop costs
+  26-80 us here; paying three (open, read, close) per 4 KiB file makes a
+  5,000-file tree twelve times slower than a plain loop. Batches run one at
+  a time: two
   threads doing short syscalls and hashing small buffers fight over the GIL
   and end up slower than one (measured: 83 ms against 74 ms serial for the
   5,000-file tree).
@@ -30,9 +31,10 @@ In debug mode a :class:`RevisionCache` remembers each file's digest and when
 it was read. The next computation ``stat``s the file and trusts the digest
 when the size matches and both mtime and ctime are older than the read by
 ``RACY_NS`` (so no same-size rewrite can hide in the filesystem's timestamp
-granularity; ctime moves on every write, rename or ``touch``, and cannot be
-set back). That ``stat`` (size, mtime, ctime, inode) is then kept, and from
-then on must match exactly. A file that is not trusted is read again.
+granularity; ctime moves on every write and ``touch``, and on Linux's
+filesystems on a rename too, and cannot be set back). That ``stat`` (size,
+mtime, ctime, inode) is then kept, and from then on must match exactly. A
+file that is not trusted is read again.
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ def _hash_batch(
                     try:
                         # Cheaper than an fstat: a FIFO or socket swapped in
                         # since the listing cannot seek (ESPIPE).
-                        seek(fd, 0, 1)
+                        seek(fd, 0, os.SEEK_CUR)
                     except OSError:
                         raise OSError(f"{path!r} is no longer a regular file") from None
                     count = readv(fd, into)

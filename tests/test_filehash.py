@@ -159,6 +159,15 @@ async def test_fifo_is_never_read(tmp_path: Path) -> None:
     assert "no longer a regular file" in str(result)
 
 
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+async def test_a_device_is_refused_after_one_read(device: str) -> None:
+    # /dev/zero fills the read (a "larger file"), /dev/null gives nothing (an
+    # "empty file"): both seek, so only the fstat after the read catches them.
+    [result] = await asyncio.wait_for(hash_files([device]), 5)
+    assert isinstance(result, OSError)
+    assert "no longer a regular file" in str(result)
+
+
 async def test_cache_skips_unchanged_files_but_rereads_racy_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[str]
 ) -> None:
