@@ -395,18 +395,48 @@ async function copyOf(rule, request) {
   return found[0];
 }
 
+// Stores under way, by cache and URL: a cache-first request waits for the
+// copy another request is fetching rather than fetching it again.
+const STORING = new Map();
+
 // Fetches and stores, keeping the worker alive until the copy is stored.
 function fetchAndStore(event, rule, request) {
+  const key = `${rule.cache} ${request.url}`;
   const network = fetch(request);
-  event.waitUntil(network.then((response) => store(rule, request, response.clone()))
-    .catch(() => undefined));
+  const stored = network.then((response) => store(rule, request, response.clone()))
+    .catch(() => undefined);
+  STORING.set(key, stored);
+  stored.then(() => {
+    if (STORING.get(key) === stored) {
+      STORING.delete(key);
+    }
+  });
+  event.waitUntil(stored);
   return network;
+}
+
+async function cacheFirst(event, rule, request) {
+  const key = `${rule.cache} ${request.url}`;
+  for (;;) {
+    const storing = STORING.get(key);
+    if (storing) {
+      await storing;  // never rejects
+    }
+    const copy = await copyOf(rule, request);
+    if (copy) {
+      return copy;
+    }
+    // Nothing stored (or not storable): fetch, unless another request began
+    // fetching while the cache was looked up; then wait for that one.
+    if (!STORING.has(key)) {
+      return fetchAndStore(event, rule, request);
+    }
+  }
 }
 
 const STRATEGIES = {
   'network-only': (event, rule, request) => fetch(request),
-  'cache-first': async (event, rule, request) =>
-    (await copyOf(rule, request)) || fetchAndStore(event, rule, request),
+  'cache-first': cacheFirst,
   'stale-while-revalidate': async (event, rule, request) => {
     const network = fetchAndStore(event, rule, request);
     network.catch(() => undefined);

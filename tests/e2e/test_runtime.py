@@ -157,10 +157,16 @@ async def test_strategies(browser: Browser, server: Server) -> None:
         time.sleep(0.05)
     assert count(server, "GET /api/swr") == before + 2
 
-    # cache-first: the second request never reaches the server.
+    # cache-first: the second request never reaches the server, even when it
+    # starts while the first is still being fetched and stored.
     one = await fetch_json(page, "/cf/a")
     assert await fetch_json(page, "/cf/a") == one
     assert count(server, "GET /cf/a") == 1
+    together = await page.evaluate(
+        "Promise.all([1, 2, 3].map(() => fetch('/cf/b').then((r) => r.json())))"
+    )
+    assert together[0] == together[1] == together[2]
+    assert count(server, "GET /cf/b") == 1
 
     # network-first with timeout 1 s against a route that now takes 5 s: the copy answers.
     assert await fetch_json(page, "/slow") == {"slow": True}
