@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,7 +20,8 @@ from functools import partial
 from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, tracked_only, version_of
 from .entries import Entry, OwnEntry
-from .filehash import RevisionCache
+from .filehash import Result, RevisionCache, hash_files
+from .helper import START_AT, Helper, available
 from .tasks import cancel_all
 from .walk import ListingCache
 
@@ -60,10 +61,16 @@ class Bundle:
 
     Args:
         declarations: where the app's ``add_*`` calls go.
+        helper: share many small files with a helper process
+            (:mod:`quart_appcache.helper`) when there are at least
+            ``START_AT`` of them.
     """
 
-    def __init__(self, declarations: Declarations) -> None:
+    def __init__(self, declarations: Declarations, *, helper: bool = True) -> None:
         self.declarations = declarations
+        self._use_helper = helper and available()
+        # Debug mode's helper, kept from one computation to the next.
+        self._helper: Helper | None = None
         self._cache = RevisionCache()
         self._listings = ListingCache()
         self._inflight: asyncio.Task[Snapshot] | None = None
@@ -73,12 +80,20 @@ class Bundle:
         """The app's entries as of now (without the extension's own), listed on this thread."""
         return collect(self.declarations, with_own=False)
 
-    async def collect(self, *, cached: bool = False, with_own: bool = True) -> list[Entry]:
+    async def collect(
+        self,
+        *,
+        cached: bool = False,
+        with_own: bool = True,
+        on_found: Callable[[int], None] | None = None,
+    ) -> list[Entry]:
         """The entries as of now, listed in a worker thread.
 
         Args:
             cached: reuse unchanged folder listings (debug mode).
             with_own: list the extension's own artifacts too.
+            on_found: called, in that thread, with the number of files each
+                folder listing adds.
         """
         return await asyncio.to_thread(
             partial(
@@ -86,6 +101,7 @@ class Bundle:
                 self.declarations,
                 listings=self._listings if cached else None,
                 with_own=with_own,
+                on_found=on_found,
             )
         )
 
@@ -127,17 +143,24 @@ class Bundle:
         # it runs in a thread. A URL that turns out to be a file after all
         # (declared in a folder first) has its render cancelled and ignored.
         early = {url: asyncio.ensure_future(render(url)) for url in self.declarations.view_urls()}
+        helper = self._helper_for(final)
         try:
-            entries = await self.collect(cached=not final)
+            entries = await self.collect(
+                cached=not final,
+                on_found=_starter(helper) if helper is not None and not helper.started else None,
+            )
             revisions = await compute_revisions(
                 entries,
                 lambda url: early.pop(url, None) or render(url),
                 cache=None if final else self._cache,
                 lenient=not final,
                 progress=progress,
+                helper=helper,
             )
         finally:
             await cancel_all(early.values())
+            if final and helper is not None:
+                helper.close()
         last = self._last
         # Tuple equality runs in C and takes identical items as equal at once:
         # an unchanged file gives back the very same entry.
@@ -145,6 +168,29 @@ class Bundle:
             return last  # nothing changed: the same version, not computed again
         own = tuple(entry for entry in entries if isinstance(entry, OwnEntry))
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
+
+    async def hash_paths(self, paths: Sequence[str]) -> list[Result]:
+        """Hash files afresh (no cache, no renders), sharing them with a
+        helper process when there are ``START_AT`` or more."""
+        helper = Helper() if self._use_helper and len(paths) >= START_AT else None
+        if helper is not None:
+            helper.start()
+        try:
+            return await hash_files(paths, helper=helper)
+        finally:
+            if helper is not None:
+                helper.close()
+
+    def _helper_for(self, final: bool) -> Helper | None:
+        # A final computation reads every file once: its helper goes with it.
+        # Debug mode keeps one, since every request stats the whole tree.
+        if not self._use_helper:
+            return None
+        if final:
+            return Helper()
+        if self._helper is None:
+            self._helper = Helper()
+        return None if self._helper.failed else self._helper
 
     def _remember(
         self, version: str, revisions: Sequence[Revision], own: tuple[OwnEntry, ...]
@@ -161,3 +207,16 @@ class Bundle:
         updated = now.isoformat(timespec="microseconds")
         self._last = Snapshot(version, updated, tuple(revisions), own)
         return self._last
+
+
+def _starter(helper: Helper) -> Callable[[int], None]:
+    """Start ``helper`` once a walk has found ``START_AT`` files (called in its thread)."""
+    found = 0
+
+    def on_found(count: int) -> None:
+        nonlocal found
+        found += count
+        if found >= START_AT:
+            helper.start()
+
+    return on_found

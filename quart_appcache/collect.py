@@ -145,6 +145,7 @@ def collect(
     on_skip: Callable[[str], None] | None = None,
     listings: ListingCache | None = None,
     with_own: bool = True,
+    on_found: Callable[[int], None] | None = None,
 ) -> list[Entry]:
     """List the entries of the bundle, in declaration order, duplicates collapsed.
 
@@ -161,6 +162,7 @@ def collect(
             are only stat-ed, not listed again.
         with_own: also list what the extension serves itself (left out when
             only the app's tracked URLs are wanted: it may generate icons).
+        on_found: called with the number of files each folder listing adds.
 
     Returns:
         The ordered entries.
@@ -177,7 +179,7 @@ def collect(
                 entries.setdefault(item, ViewEntry(item))
         else:
             excluded = tuple(declarations.excluded)
-            for entry in walk_folder(item, excluded, warn, listings):
+            for entry in walk_folder(item, excluded, warn, listings, on_found):
                 entries.setdefault(entry.url, entry)
     for url in declarations.fallback_targets:
         entries.setdefault(url, ViewEntry(url))

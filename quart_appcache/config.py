@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "APPCACHE_ICONS_URL": "/appcache-icons/",
     "APPCACHE_BUILD_DIR": None,
     "APPCACHE_BUILD_CHECK": "content",
+    "APPCACHE_HASH_HELPER": True,
 }
 BUILD_CHECKS = ("content", "size")
 VERIFY_MODES = ("files", "all", "none")
@@ -122,6 +123,7 @@ class Settings:
     icons_url: str
     build_dir: str | None
     build_check: str = "content"
+    hash_helper: bool = True
     names: KeyNames = field(default=KeyNames(), compare=False)
 
     @classmethod
@@ -194,6 +196,7 @@ class Settings:
             icons_url=_icons_url(config["APPCACHE_ICONS_URL"], name),
             build_dir=os.fspath(build_dir) if build_dir is not None else default_build_dir,
             build_check=_choice(config, "APPCACHE_BUILD_CHECK", BUILD_CHECKS, name),
+            hash_helper=_bool(config, "APPCACHE_HASH_HELPER", name),
             names=names,
         )
 
@@ -245,6 +248,13 @@ def _optional_bool(config: Mapping[str, Any], key: str, name: Callable[[str], st
     value = config[key]
     if value is not None and not isinstance(value, bool):
         raise ConfigError(f"{name(key)} is {value!r}; give True, False or None.")
+    return value
+
+
+def _bool(config: Mapping[str, Any], key: str, name: Callable[[str], str]) -> bool:
+    value = config[key]
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name(key)} is {value!r}; give True or False.")
     return value
 
 

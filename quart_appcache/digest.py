@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 from .collect import Entry, FileEntry, OwnEntry, ViewEntry
 from .errors import FileReadError
 from .filehash import Digest, RevisionCache, hash_files, revision_of
+from .helper import Helper
 from .tasks import gather_or_cancel
 
 __all__ = ["Progress", "Render", "Revision", "compute_revisions", "tracked_only", "version_of"]
@@ -61,6 +62,7 @@ async def compute_revisions(
     cache: RevisionCache | None = None,
     lenient: bool = False,
     progress: Progress | None = None,
+    helper: Helper | None = None,
 ) -> list[Revision]:
     """Compute the revision of every entry, concurrently.
 
@@ -71,6 +73,7 @@ async def compute_revisions(
         lenient: drop files that vanished since they were listed (debug mode)
             instead of failing.
         progress: told the total, then each entry done (the CLI's bar).
+        helper: a helper process to share small files with, if started.
 
     Returns:
         One revision per entry, in entry order (vanished files left out when
@@ -98,7 +101,7 @@ async def compute_revisions(
         return body
 
     file_results, bodies = await gather_or_cancel(
-        hash_files(paths, cache, on_done=advance),
+        hash_files(paths, cache, on_done=advance, helper=helper),
         gather_or_cancel(*(render_one(view.url) for view in views)),
     )
     in_memory = [*bodies, *(entry.body for entry in own)]

@@ -53,13 +53,12 @@ from typing import Any, cast
 import aiofiles
 import aiofiles.os
 
+from .helper import Helper, HelperGone
+from .smallfiles import INLINE_MAX, OPEN_FLAGS, REVISION_CHARS, SmallResult, hash_small
 from .tasks import gather_or_cancel
 
-__all__ = ["Digest", "Hashed", "RevisionCache", "Stamp", "hash_files", "revision_of"]
+__all__ = ["Digest", "Hashed", "Result", "RevisionCache", "Stamp", "hash_files", "revision_of"]
 
-# Up to this size a file is hashed inline in its batch: hashing it is cheaper
-# than handing it to another thread.
-INLINE_MAX = 64 * 1024
 # Over this size a file streams one chunk per hop (see the module docstring).
 STREAM_MIN = 64 * 1024 * 1024
 # A hasher takes the largest waiting files together, up to this many bytes per
@@ -75,6 +74,12 @@ FIRST_BATCH_FILES = 64
 # costs a tenth of a read, so batches of 1,024 spent a tenth of their time
 # on the hops between them.
 CACHED_BATCH_FILES = 4096
+# While a helper process shares the work, each side takes a third of what
+# is left, and never fewer than this many files: few hops while much is
+# left (a hop and its event-loop turn cost both sides: batches of 256 made
+# the 5,000-file tree 20% slower than halves), and a short wait at the end
+# for whichever side finishes last.
+HELPER_MIN_FILES = 128
 CHUNK = 1024 * 1024
 # Larger files hashed at once: one per core (hashing releases the GIL).
 WORKERS = max(2, os.cpu_count() or 2)
@@ -82,10 +87,6 @@ WORKERS = max(2, os.cpu_count() or 2)
 # rewrite inside the filesystem's timestamp granularity (2 s on FAT), so
 # such a file is read again next time rather than trusted.
 RACY_NS = 2_000_000_000
-# A revision is 128 bits of the SHA-256: plenty against collisions, and
-# short in manifests (the worker checks bytes against the same prefix).
-REVISION_CHARS = 32
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 
 Stamp = tuple[int, int, int, int]
 """``(size, mtime_ns, ctime_ns, inode)`` of a file."""
@@ -113,18 +114,19 @@ class Digest:
     # unchanged bundle is recognised without computing its version again.
     made: Any = None
 
-    def unchanged(self, st: os.stat_result) -> bool:
-        """Whether the file that ``st`` describes still has this digest.
+    def unchanged(self, stamp: Stamp) -> bool:
+        """Whether the file with this ``(size, mtime_ns, ctime_ns, inode)``
+        still has this digest.
 
         The first time, the file must have the same size, and both its
         timestamps must be older than the read by ``RACY_NS``; its stamp is
         then kept. Later, the stamp must match exactly.
         """
-        stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         if self.stamp is not None:
             return stamp == self.stamp
         settled = self.read_at_ns - RACY_NS
-        if st.st_size == self.size and st.st_mtime_ns < settled and st.st_ctime_ns < settled:
+        size, mtime_ns, ctime_ns, _ = stamp
+        if size == self.size and mtime_ns < settled and ctime_ns < settled:
             self.stamp = stamp
             return True
         return False
@@ -148,7 +150,7 @@ class RevisionCache:
 
 def _open(path: str) -> int:
     """Open a file to hash (one place, so tests can count what is opened)."""
-    return os.open(path, _OPEN_FLAGS)
+    return os.open(path, OPEN_FLAGS)
 
 
 def _open_regular(path: str) -> tuple[int, os.stat_result]:
@@ -182,62 +184,73 @@ def _hash_batch(
     # One timestamp for the whole batch: taken before any read, it can only
     # make the racy-timestamp rule stricter.
     read_at = time.time_ns()
-    results: list[Result | int] = []
-    append = results.append
-    # Local names: this loop runs once per file of the tree.
-    sha256, readv, seek, close, fstat, is_regular, stat_ = (
-        hashlib.sha256,
-        os.readv,
-        os.lseek,
-        os.close,
-        os.fstat,
-        stat.S_ISREG,
-        os.stat,
-    )
-    open_ = _open
-    # One buffer for the batch (a bytes object per read costs a malloc), one
-    # byte larger than a small file: a full read means a larger file.
     buffer = bytearray(INLINE_MAX + 1)
-    with memoryview(buffer) as view:
-        into = [view]
-        for path in paths:
+    if known is None:
+        return _made(hash_small(paths, buffer, _open), read_at, digests)
+    results: list[Result | int | None] = [None] * len(paths)
+    unread: list[int] = []
+    stat_ = os.stat
+    for index, path in enumerate(paths):
+        cached = known.get(path)
+        if cached is not None:
             try:
-                if known is not None:
-                    cached = known.get(path)
-                    if cached is not None:
-                        st = stat_(path)
-                        # Digest.unchanged, inlined for the common case.
-                        stamp = cached.stamp
-                        if (
-                            stamp is not None
-                            and stamp == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-                        ) or (stamp is None and cached.unchanged(st)):
-                            append(cached)
-                            continue
-                fd = open_(path)
-                try:
-                    try:
-                        # Cheaper than an fstat: a FIFO or socket swapped in
-                        # since the listing cannot seek (ESPIPE).
-                        seek(fd, 0, os.SEEK_CUR)
-                    except OSError:
-                        raise OSError(f"{path!r} is no longer a regular file") from None
-                    count = readv(fd, into)
-                    if count == 0 or count > INLINE_MAX:
-                        st = fstat(fd)
-                        if not is_regular(st.st_mode):
-                            raise OSError(f"{path!r} is no longer a regular file")
-                        if count:
-                            append(max(st.st_size, count))
-                            continue
-                finally:
-                    close(fd)
+                st = stat_(path)
             except OSError as error:
-                append(error)
+                results[index] = error
                 continue
-            revision = sha256(view[:count]).hexdigest()[:REVISION_CHARS]
-            append(Digest(revision, count, read_at) if digests else (revision, count))
-    return results
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            # Digest.unchanged, inlined for the common case.
+            if cached.stamp == stamp or (cached.stamp is None and cached.unchanged(stamp)):
+                results[index] = cached
+                continue
+        unread.append(index)
+    if unread:
+        read = hash_small([paths[index] for index in unread], buffer, _open)
+        for index, result in zip(unread, _made(read, read_at, digests), strict=True):
+            results[index] = result
+    return cast("list[Result | int]", results)  # every index was filled above
+
+
+def _made(results: list[SmallResult], read_at: int, digests: bool) -> list[Result | int]:
+    """Small-file results as :func:`_hash_batch` returns them."""
+    if not digests:
+        return cast("list[Result | int]", results)
+    return [
+        Digest(result[0], result[1], read_at) if type(result) is tuple else result
+        for result in results
+    ]
+
+
+def _helper_batch(
+    helper: Helper, paths: Sequence[str], known: Mapping[str, Digest] | None, digests: bool
+) -> list[Result | int]:
+    """As :func:`_hash_batch`, with the reads (or ``stat``s) done by the helper process.
+
+    Raises:
+        HelperGone: the helper is not there; nothing was done.
+    """
+    if not known:
+        read_at, read = helper.hash(paths)
+        return _made(read, read_at, digests)
+    # Only stamps cross, unless a stamp does not vouch for a file's digest
+    # (few do, between two debug-mode requests): those files are read too.
+    results: list[Result | int | None] = [None] * len(paths)
+    unread: list[int] = []
+    for index, (path, stamp) in enumerate(zip(paths, helper.stamps(paths), strict=True)):
+        cached = known.get(path)
+        if isinstance(stamp, OSError):
+            results[index] = stamp
+        elif cached is not None and (
+            cached.stamp == stamp or (cached.stamp is None and cached.unchanged(stamp))
+        ):
+            results[index] = cached
+        else:
+            unread.append(index)
+    if unread:
+        read_at, read = helper.hash([paths[index] for index in unread])
+        for index, result in zip(unread, _made(read, read_at, digests), strict=True):
+            results[index] = result
+    return cast("list[Result | int]", results)  # every index was filled above
 
 
 _buffers = threading.local()
@@ -283,7 +296,6 @@ def _hash_chunk(fd: int, buffer: bytearray, h: Any) -> int:
     return count
 
 
-_hash_batch_async = aiofiles.os.wrap(_hash_batch)
 _hash_group_async = aiofiles.os.wrap(_hash_group)
 _hash_chunk_async = aiofiles.os.wrap(_hash_chunk)
 _open_async = aiofiles.os.wrap(_open_regular)
@@ -309,21 +321,98 @@ async def _hash_stream(path: str) -> Result:
     return Digest(h.hexdigest()[:REVISION_CHARS], size, read_at)
 
 
+class _Claims:
+    """The small files still to hash, as a range of indexes: this process
+    takes batches from its front, a helper process from its back."""
+
+    def __init__(self, count: int, sharing: bool) -> None:
+        self._lock = threading.Lock()
+        self.front, self.back = 0, count
+        self.sharing = sharing
+        self.stopped = False
+
+    def take_front(self, size: int) -> tuple[int, int] | None:
+        with self._lock:
+            if self.stopped or self.front >= self.back:
+                return None
+            start, self.front = self.front, min(self.back, self.front + size)
+            return start, self.front
+
+    def take_back(self) -> tuple[int, int] | None:
+        with self._lock:
+            if self.stopped or self.front >= self.back:
+                return None
+            stop, self.back = self.back, max(self.front, self.back - self.share())
+            return self.back, stop
+
+    def share(self) -> int:
+        """How many files one side takes next while a helper shares the work:
+        a third of what is left, so few batches while much is left, and a
+        short wait at the end for whichever side finishes last."""
+        return max(HELPER_MIN_FILES, (self.back - self.front) // 3)
+
+
+Deliver = Callable[[list["Result | int"], int], None]
+
+
+def _front_loop(
+    paths: Sequence[str],
+    claims: _Claims,
+    known: Mapping[str, Digest] | None,
+    digests: bool,
+    deliver: Deliver,
+) -> None:
+    """Hash batches from the front until none are left (one worker thread)."""
+    # With known files, the batches mostly stat; without, read.
+    later = CACHED_BATCH_FILES if known else BATCH_FILES
+    size = FIRST_BATCH_FILES
+    while (claim := claims.take_front(size)) is not None:
+        start, stop = claim
+        deliver(_hash_batch(paths[start:stop], known, digests), start)
+        size = claims.share() if claims.sharing else later
+
+
+def _back_loop(
+    helper: Helper,
+    paths: Sequence[str],
+    claims: _Claims,
+    known: Mapping[str, Digest] | None,
+    digests: bool,
+    deliver: Deliver,
+) -> None:
+    """Have the helper hash batches from the back until none are left (one
+    worker thread); if it goes, finish its batch here and leave the rest to
+    the front."""
+    while (claim := claims.take_back()) is not None:
+        start, stop = claim
+        try:
+            batch = _helper_batch(helper, paths[start:stop], known, digests)
+        except HelperGone:
+            deliver(_hash_batch(paths[start:stop], known, digests), start)
+            return
+        deliver(batch, start)
+
+
 async def hash_files(
     paths: Sequence[str],
     cache: RevisionCache | None = None,
     on_done: Callable[[int], None] | None = None,
+    helper: Helper | None = None,
 ) -> list[Result]:
     """Read and hash files concurrently, without blocking the event loop.
 
-    Files the cache vouches for are only stat-ed, not read. One batch and at
-    most ``WORKERS`` larger files are in flight at once, which bounds both
-    open files and memory.
+    Small files are read in batches by one worker thread, which goes from
+    batch to batch without waiting for the event loop (views render there
+    meanwhile); a started ``helper`` process takes batches from the end of
+    the list at the same time. Files the cache vouches for are only stat-ed,
+    not read. Larger files found on the way go to at most ``WORKERS``
+    hashers, so open files and memory stay bounded.
 
     Args:
         paths: the files, in bundle order.
         cache: a debug-mode cache of earlier digests, or ``None``.
         on_done: called with the number of files finished, as they finish.
+        helper: a helper process to share the small files with, or ``None``.
 
     Returns:
         One result per path, in order: a :class:`Digest` (a ``(revision,
@@ -333,35 +422,46 @@ async def hash_files(
     """
     results: list[Result | None] = [None] * len(paths)
     known = cache.known if cache is not None else None
+    digests = cache is not None
     waiting: list[tuple[int, int]] = []  # a heap of (-size, index): largest first
     wake = asyncio.Event()
     listing = True
+    sharing = helper is not None and helper.started
+    claims = _Claims(len(paths), sharing)
+    loop = asyncio.get_running_loop()
 
-    def done(count: int) -> None:
+    def arrived(deferred: list[tuple[int, int]], count: int) -> None:
+        for item in deferred:
+            heapq.heappush(waiting, item)
         if on_done is not None and count:
             on_done(count)
+        wake.set()
 
-    async def batches() -> None:
+    def deliver(batch: list[Result | int], start: int) -> None:
+        # In a worker thread: results go straight into their slots; larger
+        # files and progress go to the event loop.
+        deferred = []
+        for index, result in enumerate(batch, start):
+            if isinstance(result, int):
+                deferred.append((-result, index))
+            else:
+                results[index] = result
+        if not claims.stopped:
+            loop.call_soon_threadsafe(arrived, deferred, len(batch) - len(deferred))
+
+    async def small() -> None:
         nonlocal listing
         try:
-            # With known files, the batches mostly stat; without, read.
-            later = CACHED_BATCH_FILES if known else BATCH_FILES
-            start, size = 0, FIRST_BATCH_FILES
-            while start < len(paths):
-                batch = await _hash_batch_async(
-                    paths[start : start + size], known, cache is not None
+            loops = [asyncio.to_thread(_front_loop, paths, claims, known, digests, deliver)]
+            if sharing:
+                assert helper is not None
+                loops.append(
+                    asyncio.to_thread(_back_loop, helper, paths, claims, known, digests, deliver)
                 )
-                deferred = 0
-                for index, result in enumerate(batch, start):
-                    if isinstance(result, int):
-                        heapq.heappush(waiting, (-result, index))
-                        deferred += 1
-                    else:
-                        results[index] = result
-                done(len(batch) - deferred)
-                wake.set()
-                start, size = start + size, later
+            await gather_or_cancel(*loops)
         finally:
+            # Cancelled: the threads stop after the batch they are on.
+            claims.stopped = True
             listing = False
             wake.set()
 
@@ -374,7 +474,7 @@ async def hash_files(
             negative_size, index = heapq.heappop(waiting)
             if -negative_size > STREAM_MIN:
                 results[index] = await _hash_stream(paths[index])
-                done(1)
+                arrived([], 1)
                 continue
             group, total = [index], -negative_size
             while waiting and total - waiting[0][0] <= GROUP_BYTES:
@@ -385,7 +485,7 @@ async def hash_files(
                 group, await _hash_group_async([paths[i] for i in group]), strict=True
             ):
                 results[index] = result
-            done(len(group))
+            arrived([], len(group))
 
-    await gather_or_cancel(batches(), *(hasher() for _ in range(WORKERS)))
+    await gather_or_cancel(small(), *(hasher() for _ in range(WORKERS)))
     return cast("list[Result]", results)  # every index was filled above

@@ -30,7 +30,6 @@ from .config import Settings
 from .digest import Progress
 from .entries import FileEntry, OwnEntry
 from .errors import FinalizedError
-from .filehash import hash_files
 from .fingerprint import fingerprint
 from .host import Host
 from .own import OwnArtifacts
@@ -100,7 +99,8 @@ class Site:
                 fallback_targets=list(dict.fromkeys(settings.fallback.values())),
                 fallback_key=settings.names.name("APPCACHE_FALLBACK"),
                 own=self.own.entries,
-            )
+            ),
+            helper=settings.hash_helper,
         )
         self.build_dir = (
             os.path.join(host.root_path, settings.build_dir)
@@ -311,7 +311,7 @@ class Site:
             # the old revision: browsers would keep the new bytes under the
             # old version and never update. Hashing files costs no renders.
             files = [entry for entry in entries if isinstance(entry, FileEntry)]
-            results = await hash_files([entry.path for entry in files])
+            results = await self.bundle.hash_paths([entry.path for entry in files])
             check_contents(self.build_dir, build, files, results, command)
         artifacts = {
             name: await asyncio.to_thread(Artifact.of, name, build.artifacts[name])

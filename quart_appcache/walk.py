@@ -80,6 +80,7 @@ def walk_folder(
     excluded: tuple[str, ...],
     warn: Callable[[str], None],
     cache: ListingCache | None = None,
+    on_found: Callable[[int], None] | None = None,
 ) -> list[FileEntry]:
     """List the regular files under ``folder`` as entries, in a fixed order.
 
@@ -89,6 +90,7 @@ def walk_folder(
             skipped without listing them).
         warn: called with a message for each non-regular file skipped.
         cache: debug-mode listing cache, or ``None``.
+        on_found: called with the number of files each folder listing adds.
 
     Raises:
         FileReadError: a folder could not be listed, or holds a broken link.
@@ -103,6 +105,8 @@ def walk_folder(
         listing = _listing(directory, prefix, walk)
         if listing is not None:
             walk.found.extend(listing.files)
+            if on_found is not None:
+                on_found(len(listing.files))
             pending.extend(reversed(listing.folders))
     return walk.found
 

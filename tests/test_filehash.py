@@ -6,8 +6,6 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
 import pytest
 
@@ -35,7 +33,7 @@ def sizes(results: list[filehash.Result]) -> list[int]:
 
 
 def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The size of every batch hashed from now on, one thread hop each."""
+    """The size of every batch hashed in this process from now on."""
     batches: list[int] = []
     real = filehash._hash_batch
 
@@ -43,7 +41,7 @@ def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         batches.append(len(batch))
         return real(batch, known, digests)
 
-    monkeypatch.setattr(filehash, "_hash_batch_async", filehash.aiofiles.os.wrap(counting))
+    monkeypatch.setattr(filehash, "_hash_batch", counting)
     return batches
 
 
@@ -191,11 +189,8 @@ async def test_cache_skips_unchanged_files_but_rereads_racy_ones(
     assert revisions(third)[0] == expected(b"new")
 
 
-def stat_of(size: int, mtime: int, ctime: int, inode: int) -> os.stat_result:
-    return cast(
-        os.stat_result,
-        SimpleNamespace(st_size=size, st_mtime_ns=mtime, st_ctime_ns=ctime, st_ino=inode),
-    )
+def stat_of(size: int, mtime: int, ctime: int, inode: int) -> filehash.Stamp:
+    return (size, mtime, ctime, inode)
 
 
 def test_first_trust_needs_the_size_and_both_times_older_than_the_read() -> None:

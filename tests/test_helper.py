@@ -1,0 +1,331 @@
+"""The helper process that shares many small files: same answers, never needed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from starlette.applications import Starlette
+
+from quart_appcache import BuildError, ConfigError, bundle, filehash, helper
+from quart_appcache.filehash import Digest, RevisionCache, hash_files
+from quart_appcache.helper import Helper, HelperGone
+from quart_appcache.smallfiles import INLINE_MAX, hash_small
+from quart_appcache.starlette import Appcache as StarletteAppcache
+
+from .conftest import AppFactory, write
+
+
+@pytest.fixture
+def started() -> Iterator[Helper]:
+    """A running helper, killed after the test."""
+    one = Helper()
+    one.start()
+    assert one.started, one.failed
+    yield one
+    one.close()
+
+
+def tree(root: Path, count: int) -> list[str]:
+    """``count`` small files of distinct content, in a few folders."""
+    return [
+        str(write(root / f"d{index % 7}" / f"f{index:04d}.txt", f"file {index}\n" * (index % 50)))
+        for index in range(count)
+    ]
+
+
+def count_batches(
+    monkeypatch: pytest.MonkeyPatch, *, helper: bool = True
+) -> tuple[list[int], list[int]]:
+    """Files per batch hashed in this process, and by the helper, from now on.
+
+    With a ``helper``, this process waits (a bounded while) for its first
+    batch before taking a second, so that on a fast machine it cannot finish
+    a small tree before the helper's thread has even started.
+    """
+    here: list[int] = []
+    there: list[int] = []
+    helper_took = threading.Event()
+    real_here, real_there = filehash._hash_batch, filehash._helper_batch
+
+    def in_process(paths, known, digests):  # type: ignore[no-untyped-def]
+        if here and helper:
+            helper_took.wait(10)
+        here.append(len(paths))
+        return real_here(paths, known, digests)
+
+    def in_helper(one, paths, known, digests):  # type: ignore[no-untyped-def]
+        there.append(len(paths))
+        helper_took.set()
+        return real_there(one, paths, known, digests)
+
+    monkeypatch.setattr(filehash, "_hash_batch", in_process)
+    monkeypatch.setattr(filehash, "_helper_batch", in_helper)
+    return here, there
+
+
+def pairs(results: list[filehash.Result]) -> list[object]:
+    """``(revision, size)`` per result (digests carry when they were read too)."""
+    return [
+        (r.revision, r.size) if isinstance(r, Digest) else r if isinstance(r, tuple) else repr(r)
+        for r in results
+    ]
+
+
+def test_the_helper_answers_as_this_process_does(tmp_path: Path, started: Helper) -> None:
+    paths = [
+        str(write(tmp_path / "small", b"abc")),
+        str(write(tmp_path / "empty", b"")),
+        str(write(tmp_path / "inline", b"i" * INLINE_MAX)),
+        str(write(tmp_path / "larger", b"l" * (INLINE_MAX + 1))),
+        str(tmp_path / "missing"),
+        str(tmp_path),  # a folder: refused, never read
+    ]
+    os.mkfifo(tmp_path / "fifo")
+    paths.append(str(tmp_path / "fifo"))  # refused without blocking
+    here = hash_small(paths, bytearray(INLINE_MAX + 1))
+    read_at, there = started.hash(paths)
+    assert abs(read_at - time.time_ns()) < 60 * 10**9
+    assert (
+        there[:4]
+        == here[:4]
+        == [
+            (filehash.revision_of(b"abc"), 3),
+            (filehash.revision_of(b""), 0),
+            (filehash.revision_of(b"i" * INLINE_MAX), INLINE_MAX),
+            INLINE_MAX + 1,  # hashed elsewhere, by size
+        ]
+    )
+    for mine, theirs in zip(here[4:], there[4:], strict=True):
+        assert isinstance(mine, OSError)
+        assert isinstance(theirs, OSError)
+        assert theirs.errno == mine.errno or (not theirs.errno and not mine.errno)
+        assert theirs.strerror == (mine.strerror or str(mine))
+    assert isinstance(there[4], FileNotFoundError)
+    assert there[4].filename == paths[4]  # the error names the file
+    assert "no longer a regular file" in str(there[6])
+
+
+def test_the_helper_stats_as_os_stat_does(tmp_path: Path, started: Helper) -> None:
+    path = write(tmp_path / "a", b"a")
+    [stamp, missing] = started.stamps([str(path), str(tmp_path / "gone")])
+    st = os.stat(path)
+    assert stamp == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    assert isinstance(missing, FileNotFoundError)
+    assert missing.filename == str(tmp_path / "gone")
+
+
+async def test_shared_hashing_gives_the_same_results(
+    tmp_path: Path, started: Helper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = tree(tmp_path, 600)
+    paths.insert(300, str(write(tmp_path / "big.bin", os.urandom(3 * INLINE_MAX))))
+    alone = await hash_files(paths)
+    here, there = count_batches(monkeypatch)
+    shared = await hash_files(paths, helper=started)
+    assert pairs(shared) == pairs(alone)
+    assert sum(here) + sum(there) == len(paths)
+    assert there, "the helper took no batch"
+    assert here, "this process took no batch"
+    # With a cache: digests, from either side, that a later run can trust.
+    cache = RevisionCache()
+    first = await hash_files(paths, cache, helper=started)
+    assert all(isinstance(result, Digest) for result in first)
+    assert pairs(first) == pairs(alone)
+
+
+async def test_debug_mode_stats_through_the_helper_and_reads_what_changed(
+    tmp_path: Path, started: Helper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = tree(tmp_path, 400)
+    cache = RevisionCache()
+    first = await hash_files(paths, cache)
+    cache.replace(dict(zip(paths, first, strict=True)))  # type: ignore[arg-type]
+    # Files written a moment ago are trusted by their stat only once older
+    # than the racy window; move the window instead of waiting it out.
+    monkeypatch.setattr(filehash, "RACY_NS", -(10**12))
+    here, there = count_batches(monkeypatch)
+    second = await hash_files(paths, cache, helper=started)
+    assert all(r is cache.known[p] for r, p in zip(second, paths, strict=True))
+    assert there, "the helper stat-ed nothing"
+    assert here, "this process stat-ed nothing"
+    # A changed file is read again, whichever side stats it.
+    changed = [paths[0], paths[-1]]
+    for path in changed:
+        write(Path(path), "changed content, another size")
+    third = await hash_files(paths, cache, helper=started)
+    for path, result in zip(paths, third, strict=True):
+        assert isinstance(result, Digest)
+        if path in changed:
+            assert result.revision == filehash.revision_of(b"changed content, another size")
+        else:
+            assert result is cache.known[path]
+
+
+async def test_a_helper_that_dies_leaves_its_work_to_this_process(
+    tmp_path: Path,
+    started: Helper,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    paths = tree(tmp_path, 500)
+    alone = await hash_files(paths)
+    process = started._process
+    assert process is not None
+    process.kill()
+    process.wait()
+    with caplog.at_level(logging.DEBUG, logger="quart_appcache"):
+        shared = await hash_files(paths, helper=started)
+    assert pairs(shared) == pairs(alone)
+    assert started.failed is not None
+    assert "stopped answering" in started.failed
+    assert "hashing in this process only" in caplog.text
+    with pytest.raises(HelperGone):
+        started.hash(paths[:1])
+
+
+async def test_a_helper_that_cannot_start_is_not_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    one = Helper()
+    one.start()
+    assert not one.started
+    assert one.failed is not None
+    assert "could not start" in one.failed
+    paths = tree(tmp_path, 50)
+    assert await hash_files(paths, helper=one) == await hash_files(paths)
+
+
+def test_no_helper_for_a_frozen_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert helper.available()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert not helper.available()
+
+
+def test_closing_reaps_the_process(started: Helper) -> None:
+    process = started._process
+    assert process is not None
+    assert process.poll() is None
+    started.close()
+    assert process.returncode is not None  # reaped, no zombie left
+    assert not started.started
+
+
+def test_the_helper_exits_when_its_parent_goes() -> None:
+    # Its stdin closes when the parent dies; it must not linger.
+    code = (
+        "from quart_appcache.helper import Helper; h = Helper(); h.start(); "
+        "print(h._process.pid, flush=True); import os; os._exit(0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    pid = int(out.stdout)
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the helper outlived its parent"
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_an_app_with_many_files_shares_them_and_closes_its_helper(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle, "START_AT", 100)
+    starts: list[Helper] = []
+    real_start = Helper.start
+
+    def start(self: Helper) -> None:
+        starts.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(Helper, "start", start)
+    versions = {}
+    for enabled in (True, False):
+        app, appcache = make_app(APPCACHE_HASH_HELPER=enabled)
+        tree(Path(app.root_path) / "static" / "many", 300)
+        appcache.add_folder("static")
+        here, there = count_batches(monkeypatch, helper=enabled)
+        async with app.test_app():
+            versions[enabled] = await appcache.hash()
+        assert bool(there) is enabled
+        assert sum(here) + sum(there) == 302
+    assert versions[True][0] == versions[False][0]
+    assert len({id(one) for one in starts}) == 1  # only the enabled app started one
+    [one] = set(starts)
+    assert one.failed == "closed"  # a final computation closes its helper
+    assert one._process is None
+
+
+async def test_debug_mode_keeps_one_helper(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle, "START_AT", 100)
+    app, appcache = make_app(debug=True)
+    files = tree(Path(app.root_path) / "static" / "many", 300)
+    appcache.add_folder("static")
+    client = app.test_client()
+    first = await (await client.get("/manifest.appcache")).get_data()
+    kept = appcache.site().bundle._helper
+    assert kept is not None
+    assert kept.started
+    write(Path(files[0]), "edited")
+    second = await (await client.get("/manifest.appcache")).get_data()
+    assert second != first
+    assert appcache.site().bundle._helper is kept
+    assert kept.started
+
+
+def test_hash_helper_must_be_a_bool(make_app: AppFactory) -> None:
+    with pytest.raises(ConfigError, match=r"APPCACHE_HASH_HELPER is 'yes'; give True or False"):
+        make_app(APPCACHE_HASH_HELPER="yes")
+    with pytest.raises(ConfigError, match=r"Appcache\(hash_helper=\.\.\.\) is 1; give True"):
+        StarletteAppcache(Starlette(), hash_helper=1)  # type: ignore[arg-type]
+
+
+def test_the_helper_never_blocks_on_a_socket(tmp_path: Path, started: Helper) -> None:
+    path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        _, [result] = started.hash([str(path)])
+    assert isinstance(result, OSError)
+
+
+async def test_the_build_check_shares_many_files_and_still_finds_a_same_size_edit(
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle, "START_AT", 100)
+
+    def built() -> Quart:
+        app, appcache = make_app(APPCACHE_BUILD_DIR=str(tmp_path / "build"))
+        appcache.add_folder("static")
+        return app
+
+    files = tree(Path(built().root_path) / "static" / "many", 300)
+    result = await asyncio.to_thread(built().test_cli_runner().invoke, args=["appcache", "build"])
+    assert result.exit_code == 0, result.output
+    last = Path(files[-1])
+    stale = built()
+    last.write_bytes(last.read_bytes().upper())  # same size, other bytes
+    _, there = count_batches(monkeypatch)
+    with pytest.raises(BuildError, match=r"the content of '/static/many/d5/f0299.txt' changed"):
+        await stale.startup()
+    assert there, "the helper took no batch"
