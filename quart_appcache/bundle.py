@@ -19,9 +19,10 @@ from functools import partial
 
 from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, tracked_only, version_of
-from .entries import Entry, OwnEntry
+from .entries import Entry, FileEntry, OwnEntry
 from .filehash import Result, RevisionCache, hash_files
 from .helper import START_AT, Helper, available
+from .prefetch import Prefetch
 from .tasks import cancel_all
 from .walk import ListingCache
 
@@ -85,15 +86,15 @@ class Bundle:
         *,
         cached: bool = False,
         with_own: bool = True,
-        on_found: Callable[[int], None] | None = None,
+        on_found: Callable[[list[FileEntry]], None] | None = None,
     ) -> list[Entry]:
         """The entries as of now, listed in a worker thread.
 
         Args:
             cached: reuse unchanged folder listings (debug mode).
             with_own: list the extension's own artifacts too.
-            on_found: called, in that thread, with the number of files each
-                folder listing adds.
+            on_found: called, in that thread, with the files of each
+                folder listing.
         """
         return await asyncio.to_thread(
             partial(
@@ -139,16 +140,37 @@ class Bundle:
                 listings, and leave out files that vanished (debug).
             progress: told the number of entries, then each one done.
         """
+        helper = self._helper_for(final)
+        # Files are read, not only stat-ed: the helper can start on them
+        # while the walk goes on.
+        prefetch = (
+            Prefetch(helper) if helper is not None and (final or not self._cache.known) else None
+        )
         # Views do not need the folder listing, so their renders start while
         # it runs in a thread. A URL that turns out to be a file after all
         # (declared in a folder first) has its render cancelled and ignored.
-        early = {url: asyncio.ensure_future(render(url)) for url in self.declarations.view_urls()}
-        helper = self._helper_for(final)
+        # While a helper may still be started, they wait until the walk has
+        # found START_AT files (or ended): rendering holds the GIL that the
+        # walk needs to get there, and a later helper hashes less meanwhile.
+        early: dict[str, asyncio.Future[bytes]] = {}
+        rendering = False
+
+        def render_early() -> None:
+            nonlocal rendering
+            if not rendering:
+                rendering = True
+                for url in self.declarations.view_urls():
+                    early[url] = asyncio.ensure_future(render(url))
+
+        on_found = None
+        if helper is None or helper.started:
+            render_early()
+        if helper is not None:
+            loop = asyncio.get_running_loop()
+            on_found = _on_found(helper, prefetch, lambda: loop.call_soon_threadsafe(render_early))
         try:
-            entries = await self.collect(
-                cached=not final,
-                on_found=_starter(helper) if helper is not None and not helper.started else None,
-            )
+            entries = await self.collect(cached=not final, on_found=on_found)
+            render_early()
             revisions = await compute_revisions(
                 entries,
                 lambda url: early.pop(url, None) or render(url),
@@ -156,9 +178,13 @@ class Bundle:
                 lenient=not final,
                 progress=progress,
                 helper=helper,
+                prefetch=prefetch,
             )
         finally:
+            rendering = True  # (a late call from the walk renders nothing)
             await cancel_all(early.values())
+            if prefetch is not None:
+                prefetch.stop()  # (if hashing never started)
             if final and helper is not None:
                 helper.close()
         last = self._last
@@ -209,14 +235,21 @@ class Bundle:
         return self._last
 
 
-def _starter(helper: Helper) -> Callable[[int], None]:
-    """Start ``helper`` once a walk has found ``START_AT`` files (called in its thread)."""
+def _on_found(
+    helper: Helper, prefetch: Prefetch | None, crossed: Callable[[], object]
+) -> Callable[[list[FileEntry]], None]:
+    """What the walk's thread does with each listing: start ``helper`` and
+    call ``crossed`` once ``START_AT`` files are found, and hand the files to
+    ``prefetch``."""
     found = 0
 
-    def on_found(count: int) -> None:
+    def on_found(files: list[FileEntry]) -> None:
         nonlocal found
-        found += count
-        if found >= START_AT:
+        if found < START_AT <= found + len(files):
             helper.start()
+            crossed()
+        found += len(files)
+        if prefetch is not None:
+            prefetch.add([file.path for file in files])
 
     return on_found

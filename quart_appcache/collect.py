@@ -145,7 +145,7 @@ def collect(
     on_skip: Callable[[str], None] | None = None,
     listings: ListingCache | None = None,
     with_own: bool = True,
-    on_found: Callable[[int], None] | None = None,
+    on_found: Callable[[list[FileEntry]], None] | None = None,
 ) -> list[Entry]:
     """List the entries of the bundle, in declaration order, duplicates collapsed.
 
@@ -162,7 +162,7 @@ def collect(
             are only stat-ed, not listed again.
         with_own: also list what the extension serves itself (left out when
             only the app's tracked URLs are wanted: it may generate icons).
-        on_found: called with the number of files each folder listing adds.
+        on_found: called with the files of each folder listing, as found.
 
     Returns:
         The ordered entries.

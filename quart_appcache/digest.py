@@ -20,6 +20,7 @@ from .collect import Entry, FileEntry, OwnEntry, ViewEntry
 from .errors import FileReadError
 from .filehash import Digest, RevisionCache, hash_files, revision_of
 from .helper import Helper
+from .prefetch import Prefetch
 from .tasks import gather_or_cancel
 
 __all__ = ["Progress", "Render", "Revision", "compute_revisions", "tracked_only", "version_of"]
@@ -63,6 +64,7 @@ async def compute_revisions(
     lenient: bool = False,
     progress: Progress | None = None,
     helper: Helper | None = None,
+    prefetch: Prefetch | None = None,
 ) -> list[Revision]:
     """Compute the revision of every entry, concurrently.
 
@@ -74,6 +76,7 @@ async def compute_revisions(
             instead of failing.
         progress: told the total, then each entry done (the CLI's bar).
         helper: a helper process to share small files with, if started.
+        prefetch: the files that helper took while the walk went on.
 
     Returns:
         One revision per entry, in entry order (vanished files left out when
@@ -101,7 +104,7 @@ async def compute_revisions(
         return body
 
     file_results, bodies = await gather_or_cancel(
-        hash_files(paths, cache, on_done=advance, helper=helper),
+        hash_files(paths, cache, on_done=advance, helper=helper, prefetch=prefetch),
         gather_or_cancel(*(render_one(view.url) for view in views)),
     )
     in_memory = [*bodies, *(entry.body for entry in own)]

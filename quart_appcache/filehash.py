@@ -54,6 +54,7 @@ import aiofiles
 import aiofiles.os
 
 from .helper import Helper, HelperGone
+from .prefetch import Prefetch
 from .smallfiles import INLINE_MAX, OPEN_FLAGS, REVISION_CHARS, SmallResult, hash_small
 from .tasks import gather_or_cancel
 
@@ -322,8 +323,9 @@ async def _hash_stream(path: str) -> Result:
 
 
 class _Claims:
-    """The small files still to hash, as a range of indexes: this process
-    takes batches from its front, a helper process from its back."""
+    """The small files still to hash, as positions in a list of indexes:
+    this process takes batches from its front, a helper process from its
+    back."""
 
     def __init__(self, count: int, sharing: bool) -> None:
         self._lock = threading.Lock()
@@ -352,11 +354,12 @@ class _Claims:
         return max(HELPER_MIN_FILES, (self.back - self.front) // 3)
 
 
-Deliver = Callable[[list["Result | int"], int], None]
+Deliver = Callable[[list["Result | int"], Sequence[int]], None]
 
 
 def _front_loop(
     paths: Sequence[str],
+    order: Sequence[int],
     claims: _Claims,
     known: Mapping[str, Digest] | None,
     digests: bool,
@@ -367,30 +370,43 @@ def _front_loop(
     later = CACHED_BATCH_FILES if known else BATCH_FILES
     size = FIRST_BATCH_FILES
     while (claim := claims.take_front(size)) is not None:
-        start, stop = claim
-        deliver(_hash_batch(paths[start:stop], known, digests), start)
+        indexes = order[claim[0] : claim[1]]
+        deliver(_hash_batch([paths[i] for i in indexes], known, digests), indexes)
         size = claims.share() if claims.sharing else later
 
 
 def _back_loop(
-    helper: Helper,
+    helper: Helper | None,
+    prefetched: tuple[Prefetch, Sequence[int]] | None,
     paths: Sequence[str],
+    order: Sequence[int],
     claims: _Claims,
     known: Mapping[str, Digest] | None,
     digests: bool,
     deliver: Deliver,
 ) -> None:
-    """Have the helper hash batches from the back until none are left (one
-    worker thread); if it goes, finish its batch here and leave the rest to
-    the front."""
-    while (claim := claims.take_back()) is not None:
-        start, stop = claim
+    """Take what the helper hashed while the walk went on, then have it hash
+    batches from the back until none are left (one worker thread). If it
+    goes, do its batch here and leave the rest to the front."""
+    if prefetched is not None:
+        prefetch, indexes = prefetched
+        found = prefetch.results()
+        done: list[int] = []
+        missing: list[int] = []
+        for index in indexes:
+            (done if paths[index] in found else missing).append(index)
+        deliver([_made([found[paths[i]][1]], found[paths[i]][0], digests)[0] for i in done], done)
+        if missing:
+            deliver(_hash_batch([paths[i] for i in missing], known, digests), missing)
+    while helper is not None and (claim := claims.take_back()) is not None:
+        indexes = order[claim[0] : claim[1]]
+        batch = [paths[i] for i in indexes]
         try:
-            batch = _helper_batch(helper, paths[start:stop], known, digests)
+            results = _helper_batch(helper, batch, known, digests)
         except HelperGone:
-            deliver(_hash_batch(paths[start:stop], known, digests), start)
+            deliver(_hash_batch(batch, known, digests), indexes)
             return
-        deliver(batch, start)
+        deliver(results, indexes)
 
 
 async def hash_files(
@@ -398,6 +414,7 @@ async def hash_files(
     cache: RevisionCache | None = None,
     on_done: Callable[[int], None] | None = None,
     helper: Helper | None = None,
+    prefetch: Prefetch | None = None,
 ) -> list[Result]:
     """Read and hash files concurrently, without blocking the event loop.
 
@@ -413,6 +430,9 @@ async def hash_files(
         cache: a debug-mode cache of earlier digests, or ``None``.
         on_done: called with the number of files finished, as they finish.
         helper: a helper process to share the small files with, or ``None``.
+        prefetch: the files the helper took while they were being listed
+            (only without trusted digests: the helper hashes, never stats,
+            them); stopped here.
 
     Returns:
         One result per path, in order: a :class:`Digest` (a ``(revision,
@@ -427,7 +447,13 @@ async def hash_files(
     wake = asyncio.Event()
     listing = True
     sharing = helper is not None and helper.started
-    claims = _Claims(len(paths), sharing)
+    prefetched = None
+    order: Sequence[int] = range(len(paths))
+    taken = prefetch.stop() if prefetch is not None else None
+    if prefetch is not None and taken:
+        order = [index for index, path in enumerate(paths) if path not in taken]
+        prefetched = (prefetch, [index for index, path in enumerate(paths) if path in taken])
+    claims = _Claims(len(order), sharing)
     loop = asyncio.get_running_loop()
 
     def arrived(deferred: list[tuple[int, int]], count: int) -> None:
@@ -437,11 +463,11 @@ async def hash_files(
             on_done(count)
         wake.set()
 
-    def deliver(batch: list[Result | int], start: int) -> None:
+    def deliver(batch: list[Result | int], indexes: Sequence[int]) -> None:
         # In a worker thread: results go straight into their slots; larger
         # files and progress go to the event loop.
         deferred = []
-        for index, result in enumerate(batch, start):
+        for index, result in zip(indexes, batch, strict=True):
             if isinstance(result, int):
                 deferred.append((-result, index))
             else:
@@ -452,11 +478,20 @@ async def hash_files(
     async def small() -> None:
         nonlocal listing
         try:
-            loops = [asyncio.to_thread(_front_loop, paths, claims, known, digests, deliver)]
-            if sharing:
-                assert helper is not None
+            loops = [asyncio.to_thread(_front_loop, paths, order, claims, known, digests, deliver)]
+            if sharing or prefetched is not None:
                 loops.append(
-                    asyncio.to_thread(_back_loop, helper, paths, claims, known, digests, deliver)
+                    asyncio.to_thread(
+                        _back_loop,
+                        helper if sharing else None,
+                        prefetched,
+                        paths,
+                        order,
+                        claims,
+                        known,
+                        digests,
+                        deliver,
+                    )
                 )
             await gather_or_cancel(*loops)
         finally:

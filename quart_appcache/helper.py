@@ -69,6 +69,8 @@ class Helper:
 
     def start(self) -> None:
         """Start the process (once; a failure is remembered, not raised)."""
+        if self._process is not None or self.failed is not None:
+            return  # (without the lock, which a batch in flight holds)
         with self._lock:
             if self._process is not None or self.failed is not None:
                 return

@@ -80,7 +80,7 @@ def walk_folder(
     excluded: tuple[str, ...],
     warn: Callable[[str], None],
     cache: ListingCache | None = None,
-    on_found: Callable[[int], None] | None = None,
+    on_found: Callable[[list[FileEntry]], None] | None = None,
 ) -> list[FileEntry]:
     """List the regular files under ``folder`` as entries, in a fixed order.
 
@@ -90,7 +90,7 @@ def walk_folder(
             skipped without listing them).
         warn: called with a message for each non-regular file skipped.
         cache: debug-mode listing cache, or ``None``.
-        on_found: called with the number of files each folder listing adds.
+        on_found: called with the files of each folder listing, as found.
 
     Raises:
         FileReadError: a folder could not be listed, or holds a broken link.
@@ -106,7 +106,7 @@ def walk_folder(
         if listing is not None:
             walk.found.extend(listing.files)
             if on_found is not None:
-                on_found(len(listing.files))
+                on_found(listing.files)
             pending.extend(reversed(listing.folders))
     return walk.found
 

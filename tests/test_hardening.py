@@ -38,9 +38,9 @@ async def test_include_hidden_through_the_api(make_app: AppFactory) -> None:
 def vanish_during_hashing(monkeypatch: pytest.MonkeyPatch, victim: Path) -> None:
     real = digest.hash_files
 
-    async def deleting(paths, cache=None, on_done=None, helper=None):  # type: ignore[no-untyped-def]
+    async def deleting(paths, cache=None, **kwargs):  # type: ignore[no-untyped-def]
         victim.unlink()  # listed a moment ago, gone before it is read
-        return await real(paths, cache, on_done, helper)
+        return await real(paths, cache, **kwargs)
 
     monkeypatch.setattr(digest, "hash_files", deleting)
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from quart_appcache import BuildError, ConfigError, bundle, filehash, helper
 from quart_appcache.filehash import Digest, RevisionCache, hash_files
 from quart_appcache.helper import Helper, HelperGone
+from quart_appcache.prefetch import PREFETCH_FILES, Prefetch
 from quart_appcache.smallfiles import INLINE_MAX, hash_small
 from quart_appcache.starlette import Appcache as StarletteAppcache
 
@@ -47,30 +48,36 @@ def tree(root: Path, count: int) -> list[str]:
 def count_batches(
     monkeypatch: pytest.MonkeyPatch, *, helper: bool = True
 ) -> tuple[list[int], list[int]]:
-    """Files per batch hashed in this process, and by the helper, from now on.
+    """Files per batch read in this process, and per request the helper
+    answered (hashes or stats), from now on.
 
     With a ``helper``, this process waits (a bounded while) for its first
-    batch before taking a second, so that on a fast machine it cannot finish
-    a small tree before the helper's thread has even started.
+    answer before taking a second batch, so that on a fast machine it cannot
+    finish a small tree before the helper has even started.
     """
     here: list[int] = []
     there: list[int] = []
-    helper_took = threading.Event()
-    real_here, real_there = filehash._hash_batch, filehash._helper_batch
+    answered = threading.Event()
+    real_here, real_hash, real_stamps = filehash._hash_batch, Helper.hash, Helper.stamps
 
     def in_process(paths, known, digests):  # type: ignore[no-untyped-def]
         if here and helper:
-            helper_took.wait(10)
+            answered.wait(10)
         here.append(len(paths))
         return real_here(paths, known, digests)
 
-    def in_helper(one, paths, known, digests):  # type: ignore[no-untyped-def]
-        there.append(len(paths))
-        helper_took.set()
-        return real_there(one, paths, known, digests)
+    def counted(real):  # type: ignore[no-untyped-def]
+        def ask(self, paths):  # type: ignore[no-untyped-def]
+            result = real(self, paths)
+            there.append(len(paths))
+            answered.set()
+            return result
+
+        return ask
 
     monkeypatch.setattr(filehash, "_hash_batch", in_process)
-    monkeypatch.setattr(filehash, "_helper_batch", in_helper)
+    monkeypatch.setattr(Helper, "hash", counted(real_hash))
+    monkeypatch.setattr(Helper, "stamps", counted(real_stamps))
     return here, there
 
 
@@ -329,3 +336,46 @@ async def test_the_build_check_shares_many_files_and_still_finds_a_same_size_edi
     with pytest.raises(BuildError, match=r"the content of '/static/many/d5/f0299.txt' changed"):
         await stale.startup()
     assert there, "the helper took no batch"
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+async def test_files_prefetched_during_the_walk_are_not_read_again(
+    tmp_path: Path, started: Helper, opened: list[str]
+) -> None:
+    paths = tree(tmp_path, 700)
+    alone = await hash_files(paths)
+    prefetch = Prefetch(started)
+    prefetch.add(paths[:300])
+    prefetch.add([str(tmp_path / "listed, then left out of the bundle")])
+    # One full batch goes to the helper; the rest waits for more files.
+    wait_until(lambda: len(prefetch._done) == 1, "the first prefetched batch")
+    opened.clear()
+    shared = await hash_files([*paths, paths[0]], helper=started, prefetch=prefetch)
+    assert pairs(shared) == [*pairs(alone), pairs(alone)[0]]
+    done = {os.path.basename(path) for path in paths[:PREFETCH_FILES]}
+    assert not done & set(opened), "a prefetched file was read again here"
+    prefetch.add(paths[:5])  # after the walk: ignored
+    assert prefetch.stop() == frozenset(paths[:PREFETCH_FILES])
+
+
+async def test_a_helper_that_dies_while_prefetching_leaves_nothing_out(
+    tmp_path: Path, started: Helper
+) -> None:
+    paths = tree(tmp_path, 600)
+    alone = await hash_files(paths)
+    prefetch = Prefetch(started)
+    prefetch.add(paths[:256])
+    wait_until(lambda: len(prefetch._done) == 1, "the first prefetched batch")
+    process = started._process
+    assert process is not None
+    process.kill()
+    prefetch.add(paths[256:])  # its next batch fails: those files have no result
+    wait_until(lambda: started.failed is not None, "the helper to be found gone")
+    shared = await hash_files(paths, helper=started, prefetch=prefetch)
+    assert pairs(shared) == pairs(alone)
