@@ -81,6 +81,10 @@ class Helper:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     close_fds=True,
+                    # Out of the terminal's process group: Ctrl+C on a dev
+                    # server is for the server; the helper ends when its
+                    # stdin closes, however the server ends.
+                    start_new_session=True,
                 )
             except OSError as error:
                 self._fail(f"it could not start: {error}")

@@ -220,6 +220,12 @@ def test_no_helper_for_a_frozen_app(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not helper.available()
 
 
+def test_ctrl_c_on_the_server_is_not_for_the_helper(started: Helper) -> None:
+    process = started._process
+    assert process is not None
+    assert os.getsid(process.pid) != os.getsid(0)  # not in the terminal's process group
+
+
 def test_closing_reaps_the_process(started: Helper) -> None:
     process = started._process
     assert process is not None
