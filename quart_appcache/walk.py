@@ -145,16 +145,25 @@ def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _
     # Local names: this loop runs once per file of the tree.
     add_file, excluded, inside = files.append, walk.excluded, walk.inside
     hidden = walk.folder.include_hidden
-    for name in sorted(by_name):
+    names = sorted(by_name)
+    # Most folders hold no name that needs encoding: one search over all of
+    # them ('/' is never in a name, and never matches) spares one per name.
+    joined = "/".join(names)
+    plain = joined.isascii() and _plain(joined) is None
+    for name in names:
         if name[0] == "." and not hidden:
             continue
         child = by_name[name]
-        # Most names need no encoding: skip the call for them.
-        if name.isascii() and _plain(name) is None:
+        if plain or (name.isascii() and _plain(name) is None):
             url = prefix + name
         else:
             url = prefix + encode_segment(name, path=child.path)
         if excluded and url.startswith(excluded):
+            continue
+        # A regular file, not a link (from the listing, no stat): the
+        # common case, with nothing more to check.
+        if child.is_file(follow_symlinks=False):
+            add_file(FileEntry(url, child.path))
             continue
         if inside is not None and child.is_symlink() and _leaves(child.path, inside):
             walk.warn(
