@@ -20,7 +20,7 @@ from functools import partial
 from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, tracked_only, version_of
 from .entries import Entry, FileEntry, OwnEntry
-from .filehash import Result, RevisionCache, hash_files
+from .filehash import Result, RevisionCache, hash_files, prefetcher
 from .helper import START_AT, Helper, available
 from .prefetch import Prefetch
 from .tasks import cancel_all
@@ -141,11 +141,9 @@ class Bundle:
             progress: told the number of entries, then each one done.
         """
         helper = self._helper_for(final)
-        # Files are read, not only stat-ed: the helper can start on them
-        # while the walk goes on.
-        prefetch = (
-            Prefetch(helper) if helper is not None and (final or not self._cache.known) else None
-        )
+        cache = None if final else self._cache
+        # The helper starts on the files while the walk goes on.
+        prefetch = prefetcher(helper, cache) if helper is not None else None
         # Views do not need the folder listing, so their renders start while
         # it runs in a thread. A URL that turns out to be a file after all
         # (declared in a folder first) has its render cancelled and ignored.
@@ -153,13 +151,14 @@ class Bundle:
         # found START_AT files (or ended): rendering holds the GIL that the
         # walk needs to get there, and a later helper hashes less meanwhile.
         early: dict[str, asyncio.Future[bytes]] = {}
+        early_views = self.declarations.view_urls()
         rendering = False
 
         def render_early() -> None:
             nonlocal rendering
             if not rendering:
                 rendering = True
-                for url in self.declarations.view_urls():
+                for url in early_views:
                     early[url] = asyncio.ensure_future(render(url))
 
         on_found = None
@@ -174,7 +173,7 @@ class Bundle:
             revisions = await compute_revisions(
                 entries,
                 lambda url: early.pop(url, None) or render(url),
-                cache=None if final else self._cache,
+                cache=cache,
                 lenient=not final,
                 progress=progress,
                 helper=helper,

@@ -4,15 +4,17 @@ Three shapes of work, all run in the thread pool that aiofiles uses, each with
 a bounded number of open files and bounded memory:
 
 * Small files (up to 64 KiB) are opened, read into a reused buffer and
-  hashed in batches, one thread hop per batch, with no ``fstat``: building
-  a ``stat_result`` per file cost a sixth of the batch (one read one byte
-  larger than 64 KiB tells a small file from a larger one). A hop costs
-  26-80 us here; paying three (open, read, close) per 4 KiB file makes a
-  5,000-file tree twelve times slower than a plain loop. Batches run one at
-  a time: two
-  threads doing short syscalls and hashing small buffers fight over the GIL
-  and end up slower than one (measured: 83 ms against 74 ms serial for the
-  5,000-file tree).
+  hashed in batches by one worker thread that goes from batch to batch by
+  itself, with no ``fstat``: building a ``stat_result`` per file cost a
+  sixth of the batch (one read one byte larger than 64 KiB tells a small
+  file from a larger one). A hop costs 26-80 us here; paying three (open,
+  read, close) per 4 KiB file makes a 5,000-file tree twelve times slower
+  than a plain loop. A second thread would not help: two threads doing
+  short syscalls and hashing small buffers fight over the GIL and end up
+  slower than one (83 ms against 74 ms for the 5,000-file tree). A helper
+  process (:mod:`quart_appcache.helper`) has its own GIL: when one runs,
+  it takes batches from the end of the list while this process takes
+  them from the front.
 * Larger files, found by that read, go to ``WORKERS`` hashers that
   always take the largest file waiting: hashlib releases the GIL on large
   buffers, so they use every core while the batches go on (measured: the
@@ -48,6 +50,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import aiofiles
@@ -55,10 +58,19 @@ import aiofiles.os
 
 from .helper import Helper, HelperGone
 from .prefetch import Prefetch
-from .smallfiles import INLINE_MAX, OPEN_FLAGS, REVISION_CHARS, SmallResult, hash_small
+from .smallfiles import INLINE_MAX, OPEN_FLAGS, REVISION_CHARS, SmallResult, Stamp, hash_small
 from .tasks import gather_or_cancel
 
-__all__ = ["Digest", "Hashed", "Result", "RevisionCache", "Stamp", "hash_files", "revision_of"]
+__all__ = [
+    "Digest",
+    "Hashed",
+    "Result",
+    "RevisionCache",
+    "Stamp",
+    "hash_files",
+    "prefetcher",
+    "revision_of",
+]
 
 # Over this size a file streams one chunk per hop (see the module docstring).
 STREAM_MIN = 64 * 1024 * 1024
@@ -75,11 +87,8 @@ FIRST_BATCH_FILES = 64
 # costs a tenth of a read, so batches of 1,024 spent a tenth of their time
 # on the hops between them.
 CACHED_BATCH_FILES = 4096
-# While a helper process shares the work, each side takes a third of what
-# is left, and never fewer than this many files: few hops while much is
-# left (a hop and its event-loop turn cost both sides: batches of 256 made
-# the 5,000-file tree 20% slower than halves), and a short wait at the end
-# for whichever side finishes last.
+# While a helper process shares the work, the fewest files one side takes
+# at once (see _Claims.share).
 HELPER_MIN_FILES = 128
 CHUNK = 1024 * 1024
 # Larger files hashed at once: one per core (hashing releases the GIL).
@@ -88,9 +97,6 @@ WORKERS = max(2, os.cpu_count() or 2)
 # rewrite inside the filesystem's timestamp granularity (2 s on FAT), so
 # such a file is read again next time rather than trusted.
 RACY_NS = 2_000_000_000
-
-Stamp = tuple[int, int, int, int]
-"""``(size, mtime_ns, ctime_ns, inode)`` of a file."""
 
 
 def revision_of(data: bytes | bytearray | memoryview) -> str:
@@ -233,18 +239,20 @@ def _helper_batch(
     if not known:
         read_at, read = helper.hash(paths)
         return _made(read, read_at, digests)
-    # Only stamps cross, unless a stamp does not vouch for a file's digest
-    # (few do, between two debug-mode requests): those files are read too.
+    # The helper compares stamps: an unchanged file crosses as None. A file
+    # whose stamp does not vouch for its digest (few, between two debug-mode
+    # requests) is read by the helper too.
+    cached = [known.get(path) for path in paths]
+    checked = helper.check(paths, [None if digest is None else digest.stamp for digest in cached])
     results: list[Result | int | None] = [None] * len(paths)
     unread: list[int] = []
-    for index, (path, stamp) in enumerate(zip(paths, helper.stamps(paths), strict=True)):
-        cached = known.get(path)
-        if isinstance(stamp, OSError):
+    for index, (digest, stamp) in enumerate(zip(cached, checked, strict=True)):
+        if stamp is None:
+            results[index] = digest
+        elif isinstance(stamp, OSError):
             results[index] = stamp
-        elif cached is not None and (
-            cached.stamp == stamp or (cached.stamp is None and cached.unchanged(stamp))
-        ):
-            results[index] = cached
+        elif digest is not None and digest.stamp is None and digest.unchanged(stamp):
+            results[index] = digest
         else:
             unread.append(index)
     if unread:
@@ -357,6 +365,14 @@ class _Claims:
 Deliver = Callable[[list["Result | int"], Sequence[int]], None]
 
 
+def prefetcher(helper: Helper, cache: RevisionCache | None) -> Prefetch:
+    """A :class:`~quart_appcache.prefetch.Prefetch` that has ``helper`` do
+    files as :func:`hash_files` with ``cache`` would: hashed, or, when the
+    cache knows them, checked by their ``stat``."""
+    known = cache.known if cache is not None else None
+    return Prefetch(helper, partial(_helper_batch, helper, known=known, digests=cache is not None))
+
+
 def _front_loop(
     paths: Sequence[str],
     order: Sequence[int],
@@ -372,7 +388,7 @@ def _front_loop(
     while (claim := claims.take_front(size)) is not None:
         indexes = order[claim[0] : claim[1]]
         deliver(_hash_batch([paths[i] for i in indexes], known, digests), indexes)
-        size = claims.share() if claims.sharing else later
+        size = HELPER_MIN_FILES if claims.sharing else later
 
 
 def _back_loop(
@@ -395,7 +411,7 @@ def _back_loop(
         missing: list[int] = []
         for index in indexes:
             (done if paths[index] in found else missing).append(index)
-        deliver([_made([found[paths[i]][1]], found[paths[i]][0], digests)[0] for i in done], done)
+        deliver([found[paths[i]] for i in done], done)
         if missing:
             deliver(_hash_batch([paths[i] for i in missing], known, digests), missing)
     while helper is not None and (claim := claims.take_back()) is not None:
@@ -431,8 +447,7 @@ async def hash_files(
         on_done: called with the number of files finished, as they finish.
         helper: a helper process to share the small files with, or ``None``.
         prefetch: the files the helper took while they were being listed
-            (only without trusted digests: the helper hashes, never stats,
-            them); stopped here.
+            (from :func:`prefetcher` with the same cache); stopped here.
 
     Returns:
         One result per path, in order: a :class:`Digest` (a ``(revision,

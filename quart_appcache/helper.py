@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .smallfiles import SmallResult
+from .smallfiles import SmallResult, Stamp
 
 __all__ = ["START_AT", "Helper", "HelperGone", "available"]
 
@@ -54,7 +54,7 @@ class Helper:
     """One helper process, used by one caller at a time.
 
     :meth:`start` may be called from any thread; :meth:`hash` and
-    :meth:`stamps` block, so callers run them in a worker thread.
+    :meth:`check` block, so callers run them in a worker thread.
     """
 
     def __init__(self) -> None:
@@ -102,19 +102,23 @@ class Helper:
         read_at, results = self._ask("hash", paths)
         return read_at, [_error(item, path) for item, path in zip(results, paths, strict=True)]
 
-    def stamps(self, paths: Sequence[str]) -> list[tuple[int, int, int, int] | OSError]:
-        """``(size, mtime_ns, ctime_ns, inode)`` per path, or the ``OSError``.
+    def check(
+        self, paths: Sequence[str], stamps: Sequence[Stamp | None]
+    ) -> list[Stamp | OSError | None]:
+        """Per path, ``None`` when the file's ``(size, mtime_ns, ctime_ns,
+        inode)`` is the stamp given for it, else its stamp, or the ``OSError``
+        (naming the path).
 
         Raises:
             HelperGone: the process is not there; ``stat`` the files here.
         """
-        results = self._ask("stat", paths)
+        results = self._ask("check", paths, (list(paths), list(stamps)))
         return [
-            item if len(item) == 4 else OSError(item[0], item[1], path)
+            item if item is None or len(item) == 4 else OSError(item[0], item[1], path)
             for item, path in zip(results, paths, strict=True)
         ]
 
-    def _ask(self, kind: str, paths: Sequence[str]) -> Any:
+    def _ask(self, kind: str, paths: Sequence[str], arguments: Any = None) -> Any:
         with self._lock:
             process = self._process
             if process is None or self.failed is not None:
@@ -123,11 +127,11 @@ class Helper:
             assert stdin is not None
             assert stdout is not None
             try:
-                request = marshal.dumps((kind, list(paths)))
+                request = marshal.dumps((kind, list(paths) if arguments is None else arguments))
                 stdin.write(len(request).to_bytes(8, "little") + request)
                 stdin.flush()
                 answer = marshal.loads(_read(stdout, int.from_bytes(_read(stdout, 8), "little")))
-                if len(answer if kind == "stat" else answer[1]) != len(paths):
+                if len(answer[1] if kind == "hash" else answer) != len(paths):
                     raise ValueError("an answer of the wrong length")
             except (OSError, EOFError, ValueError, TypeError, IndexError) as error:
                 self._fail(f"it stopped answering ({error!r}, exit code {process.poll()})")

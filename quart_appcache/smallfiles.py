@@ -12,8 +12,10 @@ each a ``marshal``-ed value behind its length (8 bytes, little-endian):
 
 * ``("hash", paths)`` answers ``(read_at_ns, results)`` with
   :func:`hash_small`'s results, an error as ``(errno, strerror)``;
-* ``("stat", paths)`` answers one ``(size, mtime_ns, ctime_ns, inode)``
-  stamp per path, an error as ``(errno, strerror)``.
+* ``("check", (paths, stamps))`` answers, per path, ``None`` when the
+  file's ``(size, mtime_ns, ctime_ns, inode)`` equals the stamp given for
+  it, else its stamp, an error as ``(errno, strerror)``: an unchanged tree
+  answers a list of ``None``.
 
 It exits when stdin closes: its parent went away, or was done with it.
 """
@@ -41,6 +43,8 @@ INLINE_MAX = 64 * 1024
 REVISION_CHARS = 32
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 
+Stamp = tuple[int, int, int, int]
+"""``(size, mtime_ns, ctime_ns, inode)`` of a file."""
 SmallResult = tuple[str, int] | int | OSError
 """``(revision, size)``, the size of a larger file (hashed elsewhere), or the error."""
 
@@ -105,17 +109,19 @@ def hash_small(
     return results
 
 
-def stamps(paths: Sequence[str]) -> list[tuple[int, int, int, int] | OSError]:
-    """``(size, mtime_ns, ctime_ns, inode)`` of each file, or the error."""
-    results: list[tuple[int, int, int, int] | OSError] = []
+def check(paths: Sequence[str], expected: Sequence[Stamp | None]) -> list[Stamp | OSError | None]:
+    """Per path, ``None`` when the file's ``(size, mtime_ns, ctime_ns,
+    inode)`` is ``expected``, else that stamp, or the error."""
+    results: list[Stamp | OSError | None] = []
     append, stat_ = results.append, os.stat
-    for path in paths:
+    for path, stamp in zip(paths, expected, strict=True):
         try:
             st = stat_(path)
         except OSError as error:
             append(error)
             continue
-        append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+        now = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        append(None if now == stamp else now)
     return results
 
 
@@ -131,13 +137,13 @@ def serve() -> None:
     read, out = sys.stdin.buffer.read, sys.stdout.buffer
     buffer = bytearray(INLINE_MAX + 1)
     while len(header := read(8)) == 8:
-        kind, paths = marshal.loads(read(int.from_bytes(header, "little")))
+        kind, arguments = marshal.loads(read(int.from_bytes(header, "little")))
         answer: object
         if kind == "hash":
             read_at = time.time_ns()
-            answer = (read_at, [_portable(item) for item in hash_small(paths, buffer)])
+            answer = (read_at, [_portable(item) for item in hash_small(arguments, buffer)])
         else:
-            answer = [_portable(item) for item in stamps(paths)]
+            answer = [_portable(item) for item in check(*arguments)]
         data = marshal.dumps(answer)
         out.write(len(data).to_bytes(8, "little") + data)
         out.flush()

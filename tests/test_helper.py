@@ -18,9 +18,9 @@ from quart import Quart
 from starlette.applications import Starlette
 
 from quart_appcache import BuildError, ConfigError, bundle, filehash, helper
-from quart_appcache.filehash import Digest, RevisionCache, hash_files
+from quart_appcache.filehash import Digest, RevisionCache, hash_files, prefetcher
 from quart_appcache.helper import Helper, HelperGone
-from quart_appcache.prefetch import PREFETCH_FILES, Prefetch
+from quart_appcache.prefetch import PREFETCH_FILES
 from quart_appcache.smallfiles import INLINE_MAX, hash_small
 from quart_appcache.starlette import Appcache as StarletteAppcache
 
@@ -58,7 +58,7 @@ def count_batches(
     here: list[int] = []
     there: list[int] = []
     answered = threading.Event()
-    real_here, real_hash, real_stamps = filehash._hash_batch, Helper.hash, Helper.stamps
+    real_here, real_hash, real_check = filehash._hash_batch, Helper.hash, Helper.check
 
     def in_process(paths, known, digests):  # type: ignore[no-untyped-def]
         if here and helper:
@@ -67,8 +67,8 @@ def count_batches(
         return real_here(paths, known, digests)
 
     def counted(real):  # type: ignore[no-untyped-def]
-        def ask(self, paths):  # type: ignore[no-untyped-def]
-            result = real(self, paths)
+        def ask(self, paths, *args):  # type: ignore[no-untyped-def]
+            result = real(self, paths, *args)
             there.append(len(paths))
             answered.set()
             return result
@@ -77,7 +77,7 @@ def count_batches(
 
     monkeypatch.setattr(filehash, "_hash_batch", in_process)
     monkeypatch.setattr(Helper, "hash", counted(real_hash))
-    monkeypatch.setattr(Helper, "stamps", counted(real_stamps))
+    monkeypatch.setattr(Helper, "check", counted(real_check))
     return here, there
 
 
@@ -123,13 +123,20 @@ def test_the_helper_answers_as_this_process_does(tmp_path: Path, started: Helper
     assert "no longer a regular file" in str(there[6])
 
 
-def test_the_helper_stats_as_os_stat_does(tmp_path: Path, started: Helper) -> None:
-    path = write(tmp_path / "a", b"a")
-    [stamp, missing] = started.stamps([str(path), str(tmp_path / "gone")])
-    st = os.stat(path)
-    assert stamp == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-    assert isinstance(missing, FileNotFoundError)
-    assert missing.filename == str(tmp_path / "gone")
+def test_the_helper_checks_stamps_as_os_stat_does(tmp_path: Path, started: Helper) -> None:
+    same, other = write(tmp_path / "a", b"a"), write(tmp_path / "b", b"b")
+    stamps = {}
+    for path in (same, other):
+        st = os.stat(path)
+        stamps[path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    gone = str(tmp_path / "gone")
+    answer = started.check(
+        [str(same), str(other), str(other), gone],
+        [stamps[same], (9, 9, 9, 9), None, stamps[same]],
+    )
+    assert answer[:3] == [None, stamps[other], stamps[other]]  # unchanged crosses as None
+    assert isinstance(answer[3], FileNotFoundError)
+    assert answer[3].filename == gone
 
 
 async def test_shared_hashing_gives_the_same_results(
@@ -356,7 +363,7 @@ async def test_files_prefetched_during_the_walk_are_not_read_again(
 ) -> None:
     paths = tree(tmp_path, 700)
     alone = await hash_files(paths)
-    prefetch = Prefetch(started)
+    prefetch = prefetcher(started, None)
     prefetch.add(paths[:300])
     prefetch.add([str(tmp_path / "listed, then left out of the bundle")])
     # One full batch goes to the helper; the rest waits for more files.
@@ -375,7 +382,7 @@ async def test_a_helper_that_dies_while_prefetching_leaves_nothing_out(
 ) -> None:
     paths = tree(tmp_path, 600)
     alone = await hash_files(paths)
-    prefetch = Prefetch(started)
+    prefetch = prefetcher(started, None)
     prefetch.add(paths[:256])
     wait_until(lambda: len(prefetch._done) == 1, "the first prefetched batch")
     process = started._process
@@ -385,3 +392,28 @@ async def test_a_helper_that_dies_while_prefetching_leaves_nothing_out(
     wait_until(lambda: started.failed is not None, "the helper to be found gone")
     shared = await hash_files(paths, helper=started, prefetch=prefetch)
     assert pairs(shared) == pairs(alone)
+
+
+async def test_debug_mode_prefetch_checks_stamps_and_reads_only_what_changed(
+    tmp_path: Path, started: Helper, monkeypatch: pytest.MonkeyPatch, opened: list[str]
+) -> None:
+    paths = tree(tmp_path, 600)
+    cache = RevisionCache()
+    first = await hash_files(paths, cache)
+    cache.replace(dict(zip(paths, first, strict=True)))  # type: ignore[arg-type]
+    monkeypatch.setattr(filehash, "RACY_NS", -(10**12))  # trusted by their stat at once
+    await hash_files(paths, cache)  # the first check keeps each file's stamp
+    write(Path(paths[1]), "changed content, another size")
+    prefetch = prefetcher(started, cache)
+    prefetch.add(paths[:300])
+    wait_until(lambda: len(prefetch._done) == 1, "the first prefetched batch")
+    opened.clear()
+    second = await hash_files(paths, cache, helper=started, prefetch=prefetch)
+    for index, (path, result) in enumerate(zip(paths, second, strict=True)):
+        assert isinstance(result, Digest)
+        if index == 1:
+            assert result.revision == filehash.revision_of(b"changed content, another size")
+        else:
+            assert result is cache.known[path]
+    assert "f0001.txt" not in opened  # the helper read the changed file
+    assert not {os.path.basename(path) for path in paths[:PREFETCH_FILES]} & set(opened)
