@@ -373,35 +373,37 @@ def prefetcher(helper: Helper, cache: RevisionCache | None) -> Prefetch:
     return Prefetch(helper, partial(_helper_batch, helper, known=known, digests=cache is not None))
 
 
-def _front_loop(
-    paths: Sequence[str],
-    order: Sequence[int],
-    claims: _Claims,
-    known: Mapping[str, Digest] | None,
-    digests: bool,
-    deliver: Deliver,
-) -> None:
+@dataclass(frozen=True)
+class _Batches:
+    """The small files of one :func:`hash_files` call, shared by its loops."""
+
+    paths: Sequence[str]
+    order: Sequence[int]  # the indexes still to do, in the order claims take them
+    claims: _Claims
+    known: Mapping[str, Digest] | None
+    digests: bool
+    deliver: Deliver
+
+    def here(self, indexes: Sequence[int]) -> None:
+        """Do these files in this process (this worker thread)."""
+        paths = [self.paths[i] for i in indexes]
+        self.deliver(_hash_batch(paths, self.known, self.digests), indexes)
+
+
+def _front_loop(work: _Batches) -> None:
     """Hash batches from the front until none are left (one worker thread)."""
     # With known files, the batches mostly stat; without, read.
-    later = CACHED_BATCH_FILES if known else BATCH_FILES
+    later = CACHED_BATCH_FILES if work.known else BATCH_FILES
     size = FIRST_BATCH_FILES
-    while (claim := claims.take_front(size)) is not None:
-        indexes = order[claim[0] : claim[1]]
-        deliver(_hash_batch([paths[i] for i in indexes], known, digests), indexes)
-        size = HELPER_MIN_FILES if claims.sharing else later
+    while (claim := work.claims.take_front(size)) is not None:
+        work.here(work.order[claim[0] : claim[1]])
+        size = HELPER_MIN_FILES if work.claims.sharing else later
 
 
 def _back_loop(
-    helper: Helper | None,
-    prefetched: tuple[Prefetch, Sequence[int]] | None,
-    paths: Sequence[str],
-    order: Sequence[int],
-    claims: _Claims,
-    known: Mapping[str, Digest] | None,
-    digests: bool,
-    deliver: Deliver,
+    work: _Batches, helper: Helper | None, prefetched: tuple[Prefetch, Sequence[int]] | None
 ) -> None:
-    """Take what the helper hashed while the walk went on, then have it hash
+    """Take what the helper did while the walk went on, then have it do
     batches from the back until none are left (one worker thread). If it
     goes, do its batch here and leave the rest to the front."""
     if prefetched is not None:
@@ -410,19 +412,20 @@ def _back_loop(
         done: list[int] = []
         missing: list[int] = []
         for index in indexes:
-            (done if paths[index] in found else missing).append(index)
-        deliver([found[paths[i]] for i in done], done)
+            (done if work.paths[index] in found else missing).append(index)
+        work.deliver([found[work.paths[i]] for i in done], done)
         if missing:
-            deliver(_hash_batch([paths[i] for i in missing], known, digests), missing)
-    while helper is not None and (claim := claims.take_back()) is not None:
-        indexes = order[claim[0] : claim[1]]
-        batch = [paths[i] for i in indexes]
+            work.here(missing)
+    while helper is not None and (claim := work.claims.take_back()) is not None:
+        indexes = work.order[claim[0] : claim[1]]
         try:
-            results = _helper_batch(helper, batch, known, digests)
+            results = _helper_batch(
+                helper, [work.paths[i] for i in indexes], work.known, work.digests
+            )
         except HelperGone:
-            deliver(_hash_batch(batch, known, digests), indexes)
+            work.here(indexes)
             return
-        deliver(results, indexes)
+        work.deliver(results, indexes)
 
 
 async def hash_files(
@@ -493,20 +496,11 @@ async def hash_files(
     async def small() -> None:
         nonlocal listing
         try:
-            loops = [asyncio.to_thread(_front_loop, paths, order, claims, known, digests, deliver)]
+            work = _Batches(paths, order, claims, known, digests, deliver)
+            loops = [asyncio.to_thread(_front_loop, work)]
             if sharing or prefetched is not None:
                 loops.append(
-                    asyncio.to_thread(
-                        _back_loop,
-                        helper if sharing else None,
-                        prefetched,
-                        paths,
-                        order,
-                        claims,
-                        known,
-                        digests,
-                        deliver,
-                    )
+                    asyncio.to_thread(_back_loop, work, helper if sharing else None, prefetched)
                 )
             await gather_or_cancel(*loops)
         finally:
