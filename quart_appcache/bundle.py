@@ -106,17 +106,22 @@ class Bundle:
             )
         )
 
-    async def current(self, render: Render) -> Snapshot:
-        """A snapshot computed now, leniently (debug mode).
+    async def current(self, render: Render, *, debug: bool = True) -> Snapshot:
+        """A snapshot computed now, leniently (debug mode, or before startup).
 
         Concurrent callers share one computation in flight; it runs in a task
         with an empty context, so nothing of the caller's request leaks in,
         and a caller that goes away does not cancel it for the others.
+
+        Args:
+            render: renders a view URL to its body.
+            debug: more computations will follow (keep a helper process
+                between them); otherwise one started now goes when done.
         """
         task = self._inflight
         if task is None or task.get_loop() is not asyncio.get_running_loop():
             task = asyncio.create_task(
-                self.compute(render, final=False), context=contextvars.Context()
+                self.compute(render, final=False, keep=debug), context=contextvars.Context()
             )
             self._inflight = task
             task.add_done_callback(self._forget)
@@ -129,7 +134,12 @@ class Bundle:
             task.exception()  # retrieved here; every waiter re-raises it
 
     async def compute(
-        self, render: Render, *, final: bool, progress: Progress | None = None
+        self,
+        render: Render,
+        *,
+        final: bool,
+        progress: Progress | None = None,
+        keep: bool = False,
     ) -> Snapshot:
         """Collect, digest and version the bundle now, and return the result.
 
@@ -139,8 +149,10 @@ class Bundle:
                 (finalize); otherwise reuse unchanged files' revisions and
                 listings, and leave out files that vanished (debug).
             progress: told the number of entries, then each one done.
+            keep: keep a helper process for the next computation (debug
+                mode, where every request stats the whole tree).
         """
-        helper = self._helper_for(final)
+        helper = self._helper_for(keep and not final)
         cache = None if final else self._cache
         # The helper starts on the files while the walk goes on.
         prefetch = prefetcher(helper, cache) if helper is not None else None
@@ -184,7 +196,7 @@ class Bundle:
             await cancel_all(early.values())
             if prefetch is not None:
                 prefetch.stop()  # (if hashing never started)
-            if final and helper is not None:
+            if helper is not None and helper is not self._helper:
                 helper.close()
         last = self._last
         # Tuple equality runs in C and takes identical items as equal at once:
@@ -206,12 +218,11 @@ class Bundle:
             if helper is not None:
                 helper.close()
 
-    def _helper_for(self, final: bool) -> Helper | None:
-        # A final computation reads every file once: its helper goes with it.
-        # Debug mode keeps one, since every request stats the whole tree.
+    def _helper_for(self, keep: bool) -> Helper | None:
+        # A helper not kept goes with its computation.
         if not self._use_helper:
             return None
-        if final:
+        if not keep:
             return Helper()
         if self._helper is None:
             self._helper = Helper()

@@ -246,7 +246,7 @@ class Site:
         task = self._freezing
         if task is not None and not task.done() and _reusable(task):
             return (await asyncio.shield(task)).snapshot
-        snapshot = await self.bundle.current(self.host.render)
+        snapshot = await self.bundle.current(self.host.render, debug=self.host.debug)
         if self._frozen is not None:  # finalized while we computed: that one wins
             return self._frozen.snapshot
         self._listed = (self.bundle.declarations.generation, snapshot.urls)

@@ -417,3 +417,24 @@ async def test_debug_mode_prefetch_checks_stamps_and_reads_only_what_changed(
             assert result is cache.known[path]
     assert "f0001.txt" not in opened  # the helper read the changed file
     assert not {os.path.basename(path) for path in paths[:PREFETCH_FILES]} & set(opened)
+
+
+async def test_outside_debug_mode_a_computation_before_startup_keeps_no_helper(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle, "START_AT", 100)
+    starts: list[Helper] = []
+    real_start = Helper.start
+
+    def start(self: Helper) -> None:
+        starts.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(Helper, "start", start)
+    app, appcache = make_app()
+    tree(Path(app.root_path) / "static" / "many", 300)
+    appcache.add_folder("static")
+    await appcache.hash()  # before startup: computed leniently, not frozen
+    assert starts, "no helper was started"
+    assert all(one.failed == "closed" for one in starts)
+    assert appcache.site().bundle._helper is None
