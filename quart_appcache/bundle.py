@@ -219,8 +219,9 @@ class Bundle:
                 helper.close()
 
     def _helper_for(self, keep: bool) -> Helper | None:
-        # A helper not kept goes with its computation.
-        if not self._use_helper:
+        # A helper not kept goes with its computation. Without folders there
+        # are no files for one.
+        if not self._use_helper or all(isinstance(item, str) for item in self.declarations.items):
             return None
         if not keep:
             return Helper()
