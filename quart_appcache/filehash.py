@@ -465,12 +465,17 @@ async def hash_files(
     wake = asyncio.Event()
     listing = True
     sharing = helper is not None and helper.started
-    prefetched = None
+    prefetched: tuple[Prefetch, Sequence[int]] | None = None
     order: Sequence[int] = range(len(paths))
-    taken = prefetch.stop() if prefetch is not None else None
+    taken = prefetch.stop() if prefetch is not None else []
     if prefetch is not None and taken:
-        order = [index for index, path in enumerate(paths) if path not in taken]
-        prefetched = (prefetch, [index for index, path in enumerate(paths) if path in taken])
+        if paths[: len(taken)] == taken:  # (one folder: the walk's order; a C-level check)
+            order = range(len(taken), len(paths))
+            prefetched = (prefetch, range(len(taken)))
+        else:
+            took = set(taken)
+            order = [index for index, path in enumerate(paths) if path not in took]
+            prefetched = (prefetch, [index for index, path in enumerate(paths) if path in took])
     claims = _Claims(len(order), sharing)
     loop = asyncio.get_running_loop()
 

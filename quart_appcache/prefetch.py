@@ -76,12 +76,13 @@ class Prefetch:
     def _ready(self) -> bool:
         return self._stopped or len(self._found) - self._taken >= PREFETCH_FILES
 
-    def stop(self) -> frozenset[str]:
-        """Take no more files; the files taken so far (done or in flight)."""
+    def stop(self) -> list[str]:
+        """Take no more files; the files taken so far (done or in flight),
+        in the order they were found."""
         with self._changed:
             self._stopped = True
             self._changed.notify_all()
-            return frozenset(self._found[: self._taken])
+            return self._found[: self._taken]
 
     def results(self) -> dict[str, Any]:
         """The result per file done, once the batch in flight is back

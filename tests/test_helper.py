@@ -374,7 +374,7 @@ async def test_files_prefetched_during_the_walk_are_not_read_again(
     done = {os.path.basename(path) for path in paths[:PREFETCH_FILES]}
     assert not done & set(opened), "a prefetched file was read again here"
     prefetch.add(paths[:5])  # after the walk: ignored
-    assert prefetch.stop() == frozenset(paths[:PREFETCH_FILES])
+    assert prefetch.stop() == paths[:PREFETCH_FILES]
 
 
 async def test_a_helper_that_dies_while_prefetching_leaves_nothing_out(
@@ -438,3 +438,15 @@ async def test_outside_debug_mode_a_computation_before_startup_keeps_no_helper(
     assert starts, "no helper was started"
     assert all(one.failed == "closed" for one in starts)
     assert appcache.site().bundle._helper is None
+
+
+async def test_prefetched_files_are_found_in_any_order(tmp_path: Path, started: Helper) -> None:
+    paths = tree(tmp_path, 400)
+    alone = await hash_files(paths)
+    prefetch = prefetcher(started, None)
+    prefetch.add(paths[:300])
+    wait_until(lambda: len(prefetch._done) == 1, "the first prefetched batch")
+    # Two folders, or a URL listed twice: the bundle's order is not the walk's.
+    backwards = paths[::-1]
+    shared = await hash_files(backwards, helper=started, prefetch=prefetch)
+    assert pairs(shared) == pairs(alone)[::-1]
