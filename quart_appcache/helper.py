@@ -20,13 +20,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import marshal
+import os
+import select
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .smallfiles import SmallResult, Stamp
 
@@ -34,6 +37,11 @@ __all__ = ["START_AT", "Helper", "HelperGone", "available"]
 
 logger = logging.getLogger("quart_appcache")
 
+# Longest wait for one answer (or for room to send a request): a helper that
+# stops answering is killed, and its batch done here, rather than waited
+# for forever. A batch is a few thousand small files: milliseconds, or
+# seconds on a cold, slow disk.
+ANSWER_SECONDS = 60.0
 # Files listed before a helper is worth starting: below this, hashing them
 # in this process takes about as long as the helper takes to start.
 START_AT = 1000
@@ -79,6 +87,7 @@ class Helper:
                     [sys.executable, "-I", "-S", "-c", _SOURCE.read_text(encoding="utf-8")],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
+                    bufsize=0,
                     stderr=subprocess.DEVNULL,
                     close_fds=True,
                     # Out of the terminal's process group: Ctrl+C on a dev
@@ -86,9 +95,12 @@ class Helper:
                     # stdin closes, however the server ends.
                     start_new_session=True,
                 )
-            except OSError as error:
+            except (OSError, subprocess.SubprocessError, ValueError) as error:
                 self._fail(f"it could not start: {error}")
                 return
+            for stream in (self._process.stdin, self._process.stdout):
+                assert stream is not None
+                os.set_blocking(stream.fileno(), False)  # (waits are bounded: _ready)
             # Gone with this object, or at exit, whichever comes first.
             weakref.finalize(self, _end, self._process)
 
@@ -126,11 +138,12 @@ class Helper:
             stdin, stdout = process.stdin, process.stdout
             assert stdin is not None
             assert stdout is not None
+            deadline = time.monotonic() + ANSWER_SECONDS
             try:
                 request = marshal.dumps((kind, list(paths) if arguments is None else arguments))
-                stdin.write(len(request).to_bytes(8, "little") + request)
-                stdin.flush()
-                answer = marshal.loads(_read(stdout, int.from_bytes(_read(stdout, 8), "little")))
+                _send(stdin.fileno(), len(request).to_bytes(8, "little") + request, deadline)
+                size = int.from_bytes(_receive(stdout.fileno(), 8, deadline), "little")
+                answer = marshal.loads(_receive(stdout.fileno(), size, deadline))
                 if len(answer[1] if kind == "hash" else answer) != len(paths):
                     raise ValueError("an answer of the wrong length")
             except (OSError, EOFError, ValueError, TypeError, IndexError) as error:
@@ -178,11 +191,35 @@ def _end(process: subprocess.Popen[bytes]) -> None:
                 stream.close()
 
 
-def _read(stream: IO[bytes], count: int) -> bytes:
-    data = stream.read(count)
-    if len(data) != count:
-        raise EOFError(f"{len(data)} of {count} bytes")
-    return data
+def _send(fd: int, data: bytes, deadline: float) -> None:
+    view = memoryview(data)
+    while view:
+        _ready(fd, select.POLLOUT, deadline)
+        with contextlib.suppress(BlockingIOError):
+            view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int, count: int, deadline: float) -> bytes:
+    data = bytearray()
+    while len(data) < count:
+        _ready(fd, select.POLLIN, deadline)
+        try:
+            chunk = os.read(fd, count - len(data))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            raise EOFError(f"{len(data)} of {count} bytes")
+        data += chunk
+    return bytes(data)
+
+
+def _ready(fd: int, event: int, deadline: float) -> None:
+    # poll, not select: a busy server's pipes may be numbered past 1024.
+    poller = select.poll()
+    poller.register(fd, event)
+    left = deadline - time.monotonic()
+    if left <= 0 or not poller.poll(left * 1000):
+        raise TimeoutError(f"no answer within {ANSWER_SECONDS:g} s")
 
 
 def _error(item: Any, path: str) -> SmallResult:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -206,6 +208,28 @@ async def test_a_helper_that_dies_leaves_its_work_to_this_process(
     assert "hashing in this process only" in caplog.text
     with pytest.raises(HelperGone):
         started.hash(paths[:1])
+
+
+async def test_a_helper_that_stops_answering_is_killed_and_not_waited_for(
+    tmp_path: Path, started: Helper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(helper, "ANSWER_SECONDS", 0.5)
+    paths = tree(tmp_path, 500)
+    alone = await hash_files(paths)
+    process = started._process
+    assert process is not None
+    os.kill(process.pid, signal.SIGSTOP)  # alive, but never answers
+    try:
+        began = time.monotonic()
+        shared = await hash_files(paths, helper=started)
+        assert time.monotonic() - began < 5
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGCONT)
+    assert pairs(shared) == pairs(alone)
+    assert started.failed is not None
+    assert "no answer within 0.5 s" in started.failed
+    assert process.returncode is not None  # killed and reaped
 
 
 async def test_a_helper_that_cannot_start_is_not_needed(
