@@ -98,9 +98,8 @@ class Helper:
             except (OSError, subprocess.SubprocessError, ValueError) as error:
                 self._fail(f"it could not start: {error}")
                 return
-            for stream in (self._process.stdin, self._process.stdout):
-                assert stream is not None
-                os.set_blocking(stream.fileno(), False)  # (waits are bounded: _ready)
+            assert self._process.stdin is not None
+            os.set_blocking(self._process.stdin.fileno(), False)  # (a stopped helper: _send)
             # Gone with this object, or at exit, whichever comes first.
             weakref.finalize(self, _end, self._process)
 
@@ -142,8 +141,12 @@ class Helper:
             try:
                 request = marshal.dumps((kind, list(paths) if arguments is None else arguments))
                 _send(stdin.fileno(), len(request).to_bytes(8, "little") + request, deadline)
-                size = int.from_bytes(_receive(stdout.fileno(), 8, deadline), "little")
-                answer = marshal.loads(_receive(stdout.fileno(), size, deadline))
+                # Waited for with a deadline; then read as it is written (the
+                # helper writes an answer at once): one wait per answer, not
+                # one per chunk, each of which would hand the GIL back and forth.
+                _ready(stdout.fileno(), select.POLLIN, deadline)
+                size = int.from_bytes(_receive(stdout.fileno(), 8), "little")
+                answer = marshal.loads(_receive(stdout.fileno(), size))
                 if len(answer[1] if kind == "hash" else answer) != len(paths):
                     raise ValueError("an answer of the wrong length")
             except (OSError, EOFError, ValueError, TypeError, IndexError) as error:
@@ -199,14 +202,10 @@ def _send(fd: int, data: bytes, deadline: float) -> None:
             view = view[os.write(fd, view) :]
 
 
-def _receive(fd: int, count: int, deadline: float) -> bytes:
+def _receive(fd: int, count: int) -> bytes:
     data = bytearray()
     while len(data) < count:
-        _ready(fd, select.POLLIN, deadline)
-        try:
-            chunk = os.read(fd, count - len(data))
-        except BlockingIOError:
-            continue
+        chunk = os.read(fd, count - len(data))
         if not chunk:
             raise EOFError(f"{len(data)} of {count} bytes")
         data += chunk
