@@ -145,15 +145,18 @@ class Bundle:
 
         Args:
             render: renders a view URL to its body.
-            final: read every file afresh and fail on any unreadable one
-                (finalize); otherwise reuse unchanged files' revisions and
-                listings, and leave out files that vanished (debug).
+            final: fail on any unreadable file (finalize); otherwise leave
+                out files that vanished (debug, or before startup).
             progress: told the number of entries, then each one done.
-            keep: keep a helper process for the next computation (debug
-                mode, where every request stats the whole tree).
+            keep: more computations follow (debug mode): remember each
+                file's digest and each folder's listing, so the next one
+                only ``stat``s what did not change, and keep the helper
+                process. A one-off computation would pay for that per file,
+                for nothing.
         """
-        helper = self._helper_for(keep and not final)
-        cache = None if final else self._cache
+        live = keep and not final
+        helper = self._helper_for(live)
+        cache = self._cache if live else None
         # The helper starts on the files while the walk goes on.
         prefetch = prefetcher(helper, cache) if helper is not None else None
         # Views do not need the folder listing, so their renders start while
@@ -180,7 +183,7 @@ class Bundle:
             loop = asyncio.get_running_loop()
             on_found = _on_found(helper, prefetch, lambda: loop.call_soon_threadsafe(render_early))
         try:
-            entries = await self.collect(cached=not final, on_found=on_found)
+            entries = await self.collect(cached=live, on_found=on_found)
             render_early()
             revisions = await compute_revisions(
                 entries,
