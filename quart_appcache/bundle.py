@@ -214,7 +214,7 @@ class Bundle:
         helper process when there are ``START_AT`` or more."""
         helper = Helper() if self._use_helper and len(paths) >= START_AT else None
         if helper is not None:
-            helper.start()
+            await asyncio.to_thread(helper.start)  # (a fork and exec, off the loop)
         try:
             return await hash_files(paths, helper=helper)
         finally:

@@ -6,13 +6,14 @@ spend their time handing the GIL back and forth (measured: 83 ms against
 74 ms serial for 5,000 files of 1-8 KiB). A second interpreter has its own
 GIL. It is a fresh ``python -I -S`` (never a fork of the app, which may hold
 locks in other threads), running :mod:`quart_appcache.smallfiles`, which
-imports only the standard library: it is ready in about 11 ms, so it is
+imports only the standard library: it is ready in about 12 ms, so it is
 started while the folders are still being listed, once a listing has found
 ``START_AT`` files; a small app never starts one.
 
-The helper is an optimisation, never a dependency: if it cannot start, dies
-or answers garbage, the work it held is done in this process, and it is not
-started again by this bundle (the reason is logged once, at debug level).
+The helper is an optimisation, never a dependency: if it cannot start, dies,
+answers garbage or does not answer within ``ANSWER_SECONDS``, it is killed,
+the work it held is done in this process, and it is not used again (the
+reason is logged once, at debug level).
 """
 
 from __future__ import annotations
