@@ -294,18 +294,24 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def test_an_app_with_many_files_shares_them_and_closes_its_helper(
-    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def starts(monkeypatch: pytest.MonkeyPatch) -> list[Helper]:
+    """Every helper started from now on; apps start one at 100 files."""
     monkeypatch.setattr(bundle, "START_AT", 100)
-    starts: list[Helper] = []
+    started: list[Helper] = []
     real_start = Helper.start
 
     def start(self: Helper) -> None:
-        starts.append(self)
+        started.append(self)
         real_start(self)
 
     monkeypatch.setattr(Helper, "start", start)
+    return started
+
+
+async def test_an_app_with_many_files_shares_them_and_closes_its_helper(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, starts: list[Helper]
+) -> None:
     versions = {}
     for enabled in (True, False):
         app, appcache = make_app(APPCACHE_HASH_HELPER=enabled)
@@ -450,17 +456,8 @@ async def test_debug_mode_prefetch_checks_stamps_and_reads_only_what_changed(
 
 
 async def test_outside_debug_mode_a_computation_before_startup_keeps_no_helper(
-    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+    make_app: AppFactory, starts: list[Helper]
 ) -> None:
-    monkeypatch.setattr(bundle, "START_AT", 100)
-    starts: list[Helper] = []
-    real_start = Helper.start
-
-    def start(self: Helper) -> None:
-        starts.append(self)
-        real_start(self)
-
-    monkeypatch.setattr(Helper, "start", start)
     app, appcache = make_app()
     tree(Path(app.root_path) / "static" / "many", 300)
     appcache.add_folder("static")
