@@ -58,7 +58,7 @@ import aiofiles.os
 
 from .helper import Helper, HelperGone
 from .prefetch import Prefetch
-from .smallfiles import INLINE_MAX, OPEN_FLAGS, REVISION_CHARS, SmallResult, Stamp, hash_small
+from .smallfiles import INLINE_MAX, REVISION_CHARS, SmallResult, Stamp, hash_small, open_file
 from .tasks import gather_or_cancel
 
 __all__ = [
@@ -155,9 +155,8 @@ class RevisionCache:
         self.known = known
 
 
-def _open(path: str) -> int:
-    """Open a file to hash (one place, so tests can count what is opened)."""
-    return os.open(path, OPEN_FLAGS)
+# Every open here goes through this name, so tests can count what is opened.
+_open = open_file
 
 
 def _open_regular(path: str) -> tuple[int, os.stat_result]:

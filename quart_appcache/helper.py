@@ -19,6 +19,7 @@ reason is logged once, at debug level).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import marshal
 import os
@@ -47,6 +48,12 @@ ANSWER_SECONDS = 60.0
 # in this process takes about as long as the helper takes to start.
 START_AT = 1000
 _SOURCE = Path(__file__).with_name("smallfiles.py")
+
+
+@functools.cache
+def _source() -> str:
+    """What the helper runs (read once per process, not per start)."""
+    return _SOURCE.read_text(encoding="utf-8")
 
 
 class HelperGone(Exception):
@@ -85,7 +92,7 @@ class Helper:
                 return
             try:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-I", "-S", "-c", _SOURCE.read_text(encoding="utf-8")],
+                    [sys.executable, "-I", "-S", "-c", _source()],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     bufsize=0,

@@ -49,12 +49,13 @@ SmallResult = tuple[str, int] | int | OSError
 """``(revision, size)``, the size of a larger file (hashed elsewhere), or the error."""
 
 
-def _open(path: str) -> int:
+def open_file(path: str) -> int:
+    """Open a file to hash, never blocking on a FIFO swapped in."""
     return os.open(path, OPEN_FLAGS)
 
 
 def hash_small(
-    paths: Sequence[str], buffer: bytearray, open_: Callable[[str], int] = _open
+    paths: Sequence[str], buffer: bytearray, open_: Callable[[str], int] = open_file
 ) -> list[SmallResult]:
     """Read and hash small files, one after the other, in this thread.
 
