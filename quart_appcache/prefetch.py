@@ -11,11 +11,12 @@ files it took, and takes their results once its batch in flight is back.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .helper import Helper, HelperGone
+from .helper import IN_FLIGHT, Helper, HelperGone
 
 __all__ = ["Prefetch"]
 
@@ -29,16 +30,19 @@ class Prefetch:
 
     Args:
         helper: the helper process; batches wait until it is started.
-        work: does one batch through the helper, in this object's thread,
-            and returns one result per file; raises ``HelperGone``.
+        send: sends the helper one batch and returns what waits for its
+            results, one per file; both raise ``HelperGone``. Up to
+            ``IN_FLIGHT`` batches are sent ahead of the answers.
 
     :meth:`add` is called from the walk's thread, :meth:`stop` from the event
     loop, :meth:`results` from a worker thread.
     """
 
-    def __init__(self, helper: Helper, work: Callable[[Sequence[str]], list[Any]]) -> None:
+    def __init__(
+        self, helper: Helper, send: Callable[[Sequence[str]], Callable[[], list[Any]]]
+    ) -> None:
         self.helper = helper
-        self._work = work
+        self._send = send
         self._changed = threading.Condition()
         self._found: list[str] = []
         self._taken = 0
@@ -60,21 +64,32 @@ class Prefetch:
             self._changed.notify()
 
     def _run(self) -> None:
+        sent: collections.deque[tuple[Sequence[str], Callable[[], list[Any]]]]
+        sent = collections.deque()
         while True:
             with self._changed:
-                self._changed.wait_for(self._ready)
-                if self._stopped:
-                    return
-                batch = self._found[self._taken : self._taken + PREFETCH_FILES]
-                self._taken += len(batch)
+                if not sent:
+                    self._changed.wait_for(self._ready)
+                batch: Sequence[str] = ()
+                if not self._stopped and len(sent) < IN_FLIGHT and self._full():
+                    batch = self._found[self._taken : self._taken + PREFETCH_FILES]
+                    self._taken += len(batch)
             try:
-                results = self._work(batch)
+                if batch:
+                    sent.append((batch, self._send(batch)))
+                    continue
+                if not sent:
+                    return  # stopped, and every answer is in
+                batch, finish = sent.popleft()
+                self._done.append((batch, finish()))
             except HelperGone:
                 return  # what it held has no result: hash_files does it itself
-            self._done.append((batch, results))
+
+    def _full(self) -> bool:
+        return len(self._found) - self._taken >= PREFETCH_FILES
 
     def _ready(self) -> bool:
-        return self._stopped or len(self._found) - self._taken >= PREFETCH_FILES
+        return self._stopped or self._full()
 
     def stop(self) -> list[str]:
         """Take no more files; the files taken so far (done or in flight),

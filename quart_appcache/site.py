@@ -111,9 +111,10 @@ class Site:
         self.startup_mode: StartupMode = "serve"
         self._frozen: Frozen | None = None
         self._freezing: asyncio.Task[Frozen] | None = None
-        # The URLs of the latest listing, with the declarations' generation
-        # it was made under, and the matcher built from them (off the loop).
-        self._listed: tuple[int, list[str]] | None = None
+        # The URLs of the latest listing (or the snapshot that has them), with
+        # the declarations' generation it was made under, and the matcher
+        # built from them (off the loop).
+        self._listed: tuple[int, list[str] | Snapshot] | None = None
         self._tracked: tuple[object, Tracked] | None = None
         self._tracking: asyncio.Task[Tracked] | None = None
         # Rendered artifacts by (name, prefix), keyed by what they were rendered
@@ -215,7 +216,7 @@ class Site:
             entries = await self.bundle.collect(cached=True, with_own=False)
             listed = (generation, [entry.url for entry in entries])
             self._listed = listed
-        tracked = await asyncio.to_thread(Tracked, listed[1])
+        tracked = await asyncio.to_thread(_tracked_of, listed[1])
         self._tracked = (listed, tracked)
         return tracked
 
@@ -249,7 +250,8 @@ class Site:
         snapshot = await self.bundle.current(self.host.render, debug=self.host.debug)
         if self._frozen is not None:  # finalized while we computed: that one wins
             return self._frozen.snapshot
-        self._listed = (self.bundle.declarations.generation, snapshot.urls)
+        # (Its URLs are listed when they are needed, off the loop.)
+        self._listed = (self.bundle.declarations.generation, snapshot)
         return snapshot
 
     async def finalize(self, progress: Progress | None = None) -> Frozen:
@@ -401,6 +403,10 @@ def _frozen(
         Tracked(snapshot.urls),
         {path: artifact.compressed(gzip.get(path)) for path, artifact in own.items()},
     )
+
+
+def _tracked_of(listed: list[str] | Snapshot) -> Tracked:
+    return Tracked(listed.urls if isinstance(listed, Snapshot) else listed)
 
 
 def _reusable(task: asyncio.Task[Any]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -60,7 +61,7 @@ def count_batches(
     here: list[int] = []
     there: list[int] = []
     answered = threading.Event()
-    real_here, real_hash, real_check = filehash._hash_batch, Helper.hash, Helper.check
+    real_here, real_hash, real_check = filehash._hash_batch, Helper.send_hash, Helper.send_check
 
     def in_process(paths, known, digests):  # type: ignore[no-untyped-def]
         if here and helper:
@@ -69,19 +70,30 @@ def count_batches(
         return real_here(paths, known, digests)
 
     def counted(real):  # type: ignore[no-untyped-def]
-        def ask(self, paths, *args):  # type: ignore[no-untyped-def]
+        def send(self, paths, *args):  # type: ignore[no-untyped-def]
             try:
-                result = real(self, paths, *args)
-            finally:
-                answered.set()  # (or gave up: this process goes on either way)
-            there.append(len(paths))
-            return result
+                pending = real(self, paths, *args)
+            except BaseException:
+                answered.set()  # (gave up: this process goes on either way)
+                raise
+            real_wait = pending.wait
 
-        return ask
+            def wait():  # type: ignore[no-untyped-def]
+                try:
+                    result = real_wait()
+                finally:
+                    answered.set()  # (or gave up: this process goes on either way)
+                there.append(len(paths))
+                return result
+
+            pending.wait = wait
+            return pending
+
+        return send
 
     monkeypatch.setattr(filehash, "_hash_batch", in_process)
-    monkeypatch.setattr(Helper, "hash", counted(real_hash))
-    monkeypatch.setattr(Helper, "check", counted(real_check))
+    monkeypatch.setattr(Helper, "send_hash", counted(real_hash))
+    monkeypatch.setattr(Helper, "send_check", counted(real_check))
     return here, there
 
 
@@ -141,6 +153,76 @@ def test_the_helper_checks_stamps_as_os_stat_does(tmp_path: Path, started: Helpe
     assert answer[:3] == [None, stamps[other], stamps[other]]  # unchanged crosses as None
     assert isinstance(answer[3], FileNotFoundError)
     assert answer[3].filename == gone
+
+
+def test_requests_sent_ahead_are_answered_in_order(tmp_path: Path, started: Helper) -> None:
+    paths = tree(tmp_path, 60)
+    stamps = [None] * 20
+    first = started.send_hash(paths[:20])
+    second = started.send_check(paths[20:40], stamps)
+    third = started.send_hash(paths[40:])
+    # Waited for in any order: each gets its own answer.
+    assert pairs(third.wait()[1]) == pairs(hash_small(paths[40:], bytearray(INLINE_MAX + 1)))
+    assert second.wait() == [
+        (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        for st in map(os.stat, paths[20:40])
+    ]
+    assert pairs(first.wait()[1]) == pairs(hash_small(paths[:20], bytearray(INLINE_MAX + 1)))
+
+
+def test_threads_share_one_helper(tmp_path: Path, started: Helper) -> None:
+    paths = tree(tmp_path, 200)
+    expected = pairs(hash_small(paths, bytearray(INLINE_MAX + 1)))
+    failures: list[str] = []
+
+    def client(offset: int) -> None:
+        for round_ in range(15):
+            start = (offset * 37 + round_ * 11) % 150
+            pending = [started.send_hash(paths[start : start + n]) for n in (5, 50)]
+            for n, one in zip((5, 50), pending, strict=True):
+                if pairs(one.wait()[1]) != expected[start : start + n]:
+                    failures.append(f"client {offset}, round {round_}, {n} files")
+
+    threads = [threading.Thread(target=client, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    assert not failures
+    assert started.failed is None
+
+
+def test_a_large_request_goes_while_a_large_answer_comes_back(
+    tmp_path: Path, started: Helper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each larger than the pipes: the helper writes an answer nobody reads
+    # yet, while this process writes a request the helper does not read yet.
+    # Sending must read answers meanwhile, or both wait until the deadline.
+    monkeypatch.setattr(helper, "ANSWER_SECONDS", 10.0)
+    many = [str(tmp_path / "missing" / f"{index:06d}-{'x' * 40}") for index in range(60_000)]
+    long = [str(tmp_path / "missing" / f"{index:06d}-{'y' * 200}") for index in range(12_000)]
+    assert sum(map(len, long)) > 2 * helper.PIPE_BYTES
+    checking = started.send_check(many, [None] * len(many))
+    began = time.monotonic()
+    hashing = started.send_hash(long)
+    answers = hashing.wait()[1]
+    assert time.monotonic() - began < 8
+    assert all(isinstance(one, FileNotFoundError) for one in answers)
+    assert [one.filename for one in answers] == long  # type: ignore[union-attr]
+    checked = checking.wait()
+    assert len(checked) == len(many)
+    assert all(isinstance(one, FileNotFoundError) for one in checked)
+    assert started.failed is None
+
+
+def test_the_pipes_hold_a_batch_in_one_write(started: Helper) -> None:
+    process = started._process
+    assert process is not None
+    assert process.stdin is not None
+    assert process.stdout is not None
+    for pipe in (process.stdin, process.stdout):
+        assert fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) == helper.PIPE_BYTES
 
 
 async def test_shared_hashing_gives_the_same_results(
@@ -233,7 +315,8 @@ async def test_a_helper_that_stops_answering_is_killed_and_not_waited_for(
     assert pairs(shared) == pairs(alone)
     assert started.failed is not None
     assert "no answer within 0.5 s" in started.failed
-    assert process.returncode is not None  # killed and reaped
+    wait_until(lambda: process.returncode is not None, "the helper to be reaped")
+    assert process.returncode == -signal.SIGKILL  # killed, not left stopped
 
 
 async def test_a_helper_that_cannot_start_is_not_needed(
@@ -266,8 +349,10 @@ def test_closing_reaps_the_process(started: Helper) -> None:
     assert process is not None
     assert process.poll() is None
     started.close()
-    assert process.returncode is not None  # reaped, no zombie left
     assert not started.started
+    # Killed at once, and reaped by the thread that read its answers.
+    wait_until(lambda: process.returncode is not None, "the helper to be reaped")
+    assert process.returncode == -signal.SIGKILL
 
 
 def test_the_helper_exits_when_its_parent_goes() -> None:
