@@ -23,8 +23,12 @@ It exits when stdin closes: its parent went away, or was done with it.
 from __future__ import annotations
 
 import hashlib
+import io
 import marshal
-import os
+
+# posix rather than os (the same functions): an interpreter has it loaded
+# at startup, while os costs a helper process ~2 ms to import.
+import posix
 import stat
 import sys
 import time
@@ -41,7 +45,7 @@ INLINE_MAX = 64 * 1024
 # A revision is 128 bits of the SHA-256: plenty against collisions, and
 # short in manifests (the worker checks bytes against the same prefix).
 REVISION_CHARS = 32
-OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+OPEN_FLAGS = posix.O_RDONLY | posix.O_NONBLOCK | posix.O_CLOEXEC
 
 Stamp = tuple[int, int, int, int]
 """``(size, mtime_ns, ctime_ns, inode)`` of a file."""
@@ -51,7 +55,7 @@ SmallResult = tuple[str, int] | int | OSError
 
 def open_file(path: str) -> int:
     """Open a file to hash, never blocking on a FIFO swapped in."""
-    return os.open(path, OPEN_FLAGS)
+    return posix.open(path, OPEN_FLAGS)
 
 
 def hash_small(
@@ -74,10 +78,10 @@ def hash_small(
     # Local names: this loop runs once per file of the tree.
     sha256, readv, seek, close, fstat, is_regular = (
         hashlib.sha256,
-        os.readv,
-        os.lseek,
-        os.close,
-        os.fstat,
+        posix.readv,
+        posix.lseek,
+        posix.close,
+        posix.fstat,
         stat.S_ISREG,
     )
     with memoryview(buffer) as view:
@@ -89,7 +93,7 @@ def hash_small(
                     try:
                         # Cheaper than an fstat: a FIFO or socket swapped in
                         # since the listing cannot seek (ESPIPE).
-                        seek(fd, 0, os.SEEK_CUR)
+                        seek(fd, 0, io.SEEK_CUR)
                     except OSError:
                         raise OSError(f"{path!r} is no longer a regular file") from None
                     count = readv(fd, into)
@@ -114,7 +118,7 @@ def check(paths: Sequence[str], expected: Sequence[Stamp | None]) -> list[Stamp 
     """Per path, ``None`` when the file's ``(size, mtime_ns, ctime_ns,
     inode)`` is ``expected``, else that stamp, or the error."""
     results: list[Stamp | OSError | None] = []
-    append, stat_ = results.append, os.stat
+    append, stat_ = results.append, posix.stat
     for path, stamp in zip(paths, expected, strict=True):
         try:
             st = stat_(path)
