@@ -35,10 +35,11 @@ _plain = NAME_NEEDS_ENCODING.search
 
 @dataclass(frozen=True, slots=True)
 class _Listing:
-    stamp: tuple[int, int]
+    stamp: tuple[int, int] | None  # (taken only for the cache)
     listed_at_ns: int
     files: list[FileEntry]
-    folders: list[tuple[str, str]]
+    # (path, URL, and the name, or None for a symbolic link)
+    folders: list[tuple[str, str, str | None]]
 
     def fresh(self, stamp: tuple[int, int]) -> bool:
         # As for files (filehash.RACY_NS): a listing taken this close to the
@@ -71,7 +72,8 @@ class _Walk:
     listings: dict[str, _Listing] | None
     # The folder's real path, with a separator, when links must stay inside it.
     inside: str | None = None
-    seen: set[tuple[int, int]] = field(default_factory=set)
+    # The real paths of the folders listed so far.
+    seen: set[str] = field(default_factory=set)
     found: list[FileEntry] = field(default_factory=list)
 
 
@@ -96,52 +98,65 @@ def walk_folder(
         FileReadError: a folder could not be listed, or holds a broken link.
     """
     listings = cache.for_folder(folder, excluded) if cache is not None else None
-    inside = None if folder.follow_symlinks else os.path.join(os.path.realpath(folder.path), "")
+    root = os.path.realpath(folder.path)
+    inside = None if folder.follow_symlinks else os.path.join(root, "")
     walk = _Walk(folder, excluded, warn, listings, inside)
     # Depth first, a folder's files before its subfolders, without recursion.
-    pending = [(folder.path, folder.base.rstrip("/") + "/")]
+    pending = [(folder.path, folder.base.rstrip("/") + "/", root)]
     while pending:
-        directory, prefix = pending.pop()
+        directory, prefix, real = pending.pop()
+        # Known by its real path, not its stat: a folder reached through a
+        # link has its link resolved, any other is its parent's real path
+        # and its name, so only links cost system calls here.
+        if real in walk.seen:
+            continue  # a symbolic link loop, or a folder reached twice
+        walk.seen.add(real)
         listing = _listing(directory, prefix, walk)
         if listing is not None:
             walk.found.extend(listing.files)
             if on_found is not None:
                 on_found(listing.files)
-            pending.extend(reversed(listing.folders))
+            parent = os.path.join(real, "")
+            pending.extend(
+                (path, url, parent + name if name is not None else os.path.realpath(path))
+                for path, url, name in reversed(listing.folders)
+            )
     return walk.found
 
 
 def _listing(directory: str, prefix: str, walk: _Walk) -> _Listing | None:
+    if walk.listings is None:
+        return _list(directory, prefix, None, walk)
     try:
         st = os.stat(directory)
     except FileNotFoundError:
         return None  # deleted while we walked
-    key = (st.st_dev, st.st_ino)
-    if key in walk.seen:
-        return None  # a symlink loop, or a directory reached twice
-    walk.seen.add(key)
     stamp = (st.st_mtime_ns, st.st_ctime_ns)
-    listing = walk.listings.get(directory) if walk.listings is not None else None
+    listing = walk.listings.get(directory)
     if listing is None or not listing.fresh(stamp):
         listing = _list(directory, prefix, stamp, walk)
-        if walk.listings is not None:
+        if listing is not None:
             walk.listings[directory] = listing
     return listing
 
 
-def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _Listing:
+def _list(
+    directory: str, prefix: str, stamp: tuple[int, int] | None, walk: _Walk
+) -> _Listing | None:
     listed_at = time.time_ns()
     try:
         with os.scandir(directory) as it:
             # Sorting plain names compares faster than a key on DirEntry.
             by_name = {child.name: child for child in it}
+    except FileNotFoundError:
+        return None  # deleted while we walked
     except OSError as error:
         raise FileReadError(
             f"Cannot list {directory!r} under add_folder({walk.folder.path!r}): "
             f"{error.strerror or error}. Fix its permissions or exclude it."
         ) from error
     files: list[FileEntry] = []
-    folders: list[tuple[str, str]] = []
+    folders: list[tuple[str, str, str | None]] = []
     # Local names: this loop runs once per file of the tree.
     add_file, excluded, inside = files.append, walk.excluded, walk.inside
     hidden = walk.folder.include_hidden
@@ -180,7 +195,7 @@ def _list(directory: str, prefix: str, stamp: tuple[int, int], walk: _Walk) -> _
         elif child.is_dir():
             url += "/"
             if not (excluded and url.startswith(excluded)):
-                folders.append((child.path, url))
+                folders.append((child.path, url, None if child.is_symlink() else name))
         elif child.is_symlink() and not os.path.exists(child.path):
             raise FileReadError(
                 f"Cannot cache {child.path!r}: it is a broken symbolic link to "

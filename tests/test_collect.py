@@ -11,6 +11,7 @@ import pytest
 
 from quart_appcache import FileReadError
 from quart_appcache.collect import Declarations, FileEntry, ViewEntry, collect
+from quart_appcache.walk import ListingCache
 
 from .conftest import write
 
@@ -87,6 +88,58 @@ def test_symlink_loop_is_walked_once(tmp_path: Path) -> None:
     os.symlink(tmp_path / "a", tmp_path / "a" / "loop")
     os.symlink(tmp_path, tmp_path / "a" / "up")
     assert urls(declare(tmp_path)) == ["/static/a/x.js"]
+    # The same with debug mode's listing cache, twice (the second from it).
+    declarations, cache = declare(tmp_path), ListingCache()
+    for _ in range(2):
+        listed = collect(declarations, listings=cache)
+        assert [entry.url for entry in listed] == ["/static/a/x.js"]
+
+
+def test_a_folder_reached_through_a_link_first_is_listed_once(tmp_path: Path) -> None:
+    # latest -> v2: the folder is listed under the name that sorts first.
+    write(tmp_path / "v2" / "app.js", "v2")
+    os.symlink("v2", tmp_path / "latest")
+    for cache in (None, ListingCache()):
+        listed = collect(declare(tmp_path), listings=cache)
+        assert [entry.url for entry in listed] == ["/static/latest/app.js"]
+
+
+def test_a_folder_deleted_during_the_walk_is_left_out(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "a.js", "a")
+    write(tmp_path / "b" / "b.js", "b")
+    write(tmp_path / "c" / "c.js", "c")
+
+    def delete_b(files: list[FileEntry]) -> None:
+        if any(file.url == "/static/a/a.js" for file in files):
+            os.unlink(tmp_path / "b" / "b.js")
+            os.rmdir(tmp_path / "b")
+
+    for cache in (None, ListingCache()):
+        listed = collect(declare(tmp_path), listings=cache, on_found=delete_b)
+        assert [entry.url for entry in listed] == ["/static/a/a.js", "/static/c/c.js"]
+        write(tmp_path / "b" / "b.js", "b")
+
+
+def test_folders_are_not_stat_ed_outside_debug_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stat per folder was a sixth of the walk of a large tree; only debug
+    # mode's listing cache needs one (a folder's mtime).
+    for index in range(10):
+        write(tmp_path / f"d{index}" / "sub" / "f.js", "f")
+    stat_ed: list[str] = []
+    real_stat = os.stat
+
+    def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        stat_ed.append(os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    declarations = declare(tmp_path)
+    monkeypatch.setattr(os, "stat", counting)
+    assert len(urls(declarations)) == 10
+    assert stat_ed == []
+    collect(declarations, listings=ListingCache())
+    assert len(stat_ed) == 21  # the folder and its 20 subfolders
 
 
 def test_links_out_of_the_folder_are_skipped_unless_asked_for(
