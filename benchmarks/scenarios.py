@@ -78,8 +78,17 @@ def _warm(root: Path) -> None:
                     pass
 
 
-def _alternate(rounds: int, steps: list[Callable[[], object]]) -> None:
-    for index in range(rounds):
+def _alternate(ctx: Context, steps: list[Callable[[], object]], *series: Series) -> None:
+    """Run the steps ``ctx.rounds`` times, reversing their order every other
+    round, after one warm-up round whose values are dropped from ``series``
+    (as timeit and pyperf warm up: the first rounds after the trees are
+    built, or after an idle minute, run up to a third slower here)."""
+    if not ctx.smoke:
+        for step in steps:
+            step()
+        for one in series:
+            one.values.clear()
+    for index in range(ctx.rounds):
         order = steps if index % 2 == 0 else list(reversed(steps))
         for step in order:
             step()
@@ -93,13 +102,17 @@ def many(ctx: Context) -> list[Row]:
     flask = Series("Flask-Appcache 0.1.2", "s")
     loop = Series("one-thread limit (os.open/readv, SHA-256)", "s")
     _alternate(
-        ctx.rounds,
+        ctx,
         [
             lambda: (_warm(root), ours.values.append(_cold_hash(root, views=20))),
             lambda: (_warm(root), files.values.append(_cold_hash(root))),
             lambda: (_warm(root), flask.values.append(timed(flask_app(root, views=20).hash))),
             lambda: (_warm(root), loop.values.append(timed(lambda: hash_loop(root / "static")))),
         ],
+        ours,
+        files,
+        flask,
+        loop,
     )
     speedup = flask.median / ours.median
     files_ratio = files.median / loop.median
@@ -133,7 +146,7 @@ def big(ctx: Context) -> list[Row]:
     loop = Series("one-thread limit (1 MiB chunks, SHA-256)", "s")
     two = Series("two-thread limit (the same, files split over 2 threads)", "s")
     _alternate(
-        ctx.rounds,
+        ctx,
         [
             lambda: (_warm(root), ours.values.append(_cold_hash(root))),
             lambda: (_warm(root), flask.values.append(timed(flask_app(root).hash))),
@@ -143,6 +156,10 @@ def big(ctx: Context) -> list[Row]:
                 two.values.append(timed(lambda: hash_two_threads(root / "static"))),
             ),
         ],
+        ours,
+        flask,
+        loop,
+        two,
     )
     loop_ratio = ours.median / loop.median
     two_ratio = ours.median / two.median
@@ -244,12 +261,15 @@ def views(ctx: Context) -> list[Row]:
     flask = Series("Flask-Appcache 0.1.2 (sequential)", "s")
     kwargs = {"views": count, "io_delay": 0.02, "folder": False}
     _alternate(
-        ctx.rounds,
+        ctx,
         [
             lambda: ours.values.append(_cold_hash(root, **kwargs)),
             lambda: star.values.append(_cold_hash(root, framework="starlette", **kwargs)),
             lambda: flask.values.append(timed(flask_app(root, **kwargs).hash)),  # type: ignore[arg-type]
         ],
+        ours,
+        star,
+        flask,
     )
     return [
         Row(
@@ -280,13 +300,15 @@ def renders(ctx: Context) -> list[Row]:
     star = Series("quart_appcache.starlette", "renders/s")
     ours = Series("quart_appcache (Quart)", "renders/s")
     _alternate(
-        ctx.rounds,
+        ctx,
         [
             lambda: ours.values.append(count / _cold_hash(root, views=count, folder=False)),
             lambda: star.values.append(
                 count / _cold_hash(root, framework="starlette", views=count, folder=False)
             ),
         ],
+        ours,
+        star,
     )
     return [
         Row(
@@ -319,8 +341,10 @@ def debug(ctx: Context) -> list[Row]:
         floor.values.append(timed(lambda: stat_loop(paths)) + views_only)
 
     _alternate(
-        ctx.rounds,
+        ctx,
         [lambda: ours.values.append(asyncio.run(second(views=20))), measure_floor],
+        ours,
+        floor,
     )
     ratio = ours.median / floor.median
     return [
@@ -445,12 +469,15 @@ def startup(ctx: Context) -> list[Row]:
         series.values.append(asyncio.run(run()))
 
     _alternate(
-        ctx.rounds,
+        ctx,
         [
             lambda: start(with_build, APPCACHE_BUILD_DIR=str(build)),
             lambda: start(by_size, APPCACHE_BUILD_DIR=str(build), APPCACHE_BUILD_CHECK="size"),
             lambda: start(without, APPCACHE_BUILD_DIR=str(ctx.data / "no-build")),
         ],
+        with_build,
+        by_size,
+        without,
     )
     return [
         Row(
