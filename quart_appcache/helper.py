@@ -97,7 +97,9 @@ class Pending(Generic[T]):
     """The answer to one request sent to the helper, once it is back."""
 
     def __init__(self, helper: Helper, convert: Callable[[Any], T]) -> None:
-        self._helper = helper
+        # Weakly: requests in flight, held by the thread that reads answers,
+        # must not keep an unused helper (and its process) alive.
+        self._helper = weakref.ref(helper)
         self._convert = convert
         self._value: Any = None
         self.done = False
@@ -120,7 +122,10 @@ class Pending(Generic[T]):
         Raises:
             HelperGone: the process went before answering; do the work here.
         """
-        return self._helper._wait(self)
+        helper = self._helper()
+        if helper is None:
+            raise HelperGone("closed")
+        return helper._wait(self)
 
 
 class _Answers:
@@ -215,7 +220,7 @@ class Helper:
                     # stdin closes, however the server ends.
                     start_new_session=True,
                 )
-            except (OSError, subprocess.SubprocessError, ValueError) as error:
+            except (OSError, ImportError, subprocess.SubprocessError, ValueError) as error:
                 self._fail(f"it could not start: {error}")
                 return
             # Gone with this object, or at exit, whichever comes first.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -214,6 +215,25 @@ def test_a_large_request_goes_while_a_large_answer_comes_back(
     assert len(checked) == len(many)
     assert all(isinstance(one, FileNotFoundError) for one in checked)
     assert started.failed is None
+
+
+def test_an_unused_helper_goes_with_its_process_even_with_a_request_in_flight(
+    tmp_path: Path,
+) -> None:
+    one = Helper()
+    one.start()
+    process = one._process
+    assert process is not None
+    os.kill(process.pid, signal.SIGSTOP)  # the request below is never answered
+    try:
+        one.send_hash([str(tmp_path / "never answered")])
+        del one
+        gc.collect()
+        wait_until(lambda: process.poll() is not None, "the helper's process to go")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGCONT)
+    assert process.returncode == -signal.SIGKILL
 
 
 def test_the_pipes_hold_a_batch_in_one_write(started: Helper) -> None:
