@@ -165,8 +165,7 @@ def test_requests_sent_ahead_are_answered_in_order(tmp_path: Path, started: Help
     # Waited for in any order: each gets its own answer.
     assert pairs(third.wait()[1]) == pairs(hash_small(paths[40:], bytearray(INLINE_MAX + 1)))
     assert second.wait() == [
-        (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        for st in map(os.stat, paths[20:40])
+        (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) for st in map(os.stat, paths[20:40])
     ]
     assert pairs(first.wait()[1]) == pairs(hash_small(paths[:20], bytearray(INLINE_MAX + 1)))
 
