@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args()
 
-    rounds = args.rounds or (1 if args.smoke else 7)
+    rounds = args.rounds or (1 if args.smoke else 11)
     ctx = Context(args.data / ("smoke" if args.smoke else "full"), rounds, args.smoke)
     rows = []
     started = time.perf_counter()
