@@ -6,7 +6,8 @@ ends. Instead, each folder listing hands its files to a :class:`Prefetch`,
 whose thread has the helper hash them (or, in debug mode, check their
 ``stat`` against the cache) in batches as soon as it runs. When the walk
 ends, :func:`~quart_appcache.filehash.hash_files` stops it, leaves out the
-files it took, and takes their results once its batch in flight is back.
+files it took, and takes their results once its batches in flight are back
+(meanwhile it sends the helper more from the rest, so the helper never waits).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from .helper import IN_FLIGHT, Helper, HelperGone
 
 __all__ = ["Prefetch"]
 
-# Files per batch: a few milliseconds of the helper's time, so the batch in
-# flight when the walk ends is not long waited for.
+# Files per batch: a few milliseconds of the helper's time, so the batches in
+# flight when the walk ends are not long waited for.
 PREFETCH_FILES = 256
 
 
@@ -100,7 +101,7 @@ class Prefetch:
             return self._found[: self._taken]
 
     def results(self) -> dict[str, Any]:
-        """The result per file done, once the batch in flight is back
+        """The result per file done, once the batches in flight are back
         (blocks: call from a worker thread, after :meth:`stop`)."""
         if self._thread is not None:
             self._thread.join()
