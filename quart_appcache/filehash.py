@@ -465,8 +465,8 @@ def _back_loop(
     while sent:
         indexes, finish = sent.popleft()
         try:
-            if helper is None:
-                raise HelperGone("gone before answering")
+            # (Once the helper is gone, this raises at once for a batch it
+            # had not answered yet.)
             results = finish()
         except HelperGone:
             helper = None
