@@ -4,7 +4,10 @@ Both adapters render through this: a Quart app and a Starlette or FastAPI app
 are ASGI apps. Each render is a fresh scope with the configured scheme and
 host, no cookies or headers of any incoming request, no ``Accept-Encoding``,
 and (Starlette) a copy of the lifespan state, so ``request.state.db`` works.
-Redirects are never followed. The app runs in a task of its own with an empty
+Redirects are never followed, and an answer that says it is personal
+(``Cache-Control: private`` or ``no-store``, ``Vary: Cookie`` or
+``Authorization``, ``Set-Cookie``) or uncachable (``Vary: *``) is refused:
+the offline bundle is the same for everyone. The app runs in a task of its own with an empty
 ``contextvars`` context, so nothing of the request that asked for the
 manifest reaches the view.
 
@@ -143,6 +146,10 @@ class _Response:
     def __init__(self) -> None:
         self.status: int | None = None
         self.location: str | None = None
+        # The headers that say an answer is personal or uncachable.
+        self.cache_control: list[str] = []
+        self.vary: list[str] = []
+        self.sets_cookie = False
         self.body = bytearray()
         self._asked = False
         self._complete = asyncio.Event()
@@ -162,8 +169,15 @@ class _Response:
         if kind == "http.response.start":
             self.status = int(message["status"])
             for name, value in message.get("headers", []):
-                if name.lower() == b"location":
+                lower = name.lower()
+                if lower == b"location":
                     self.location = value.decode("latin-1")
+                elif lower == b"cache-control":
+                    self.cache_control.append(value.decode("latin-1"))
+                elif lower == b"vary":
+                    self.vary.append(value.decode("latin-1"))
+                elif lower == b"set-cookie":
+                    self.sets_cookie = True
         elif kind == "http.response.body":
             self.body += message.get("body", b"")
             if not message.get("more_body", False):
@@ -194,4 +208,50 @@ class _Response:
                 url=url,
                 status=status,
             ) from cause
+        problem = self.personal()
+        if problem is not None:
+            raise FetchError(f"Cannot cache {url!r}: {problem}", url=url, status=status)
         return bytes(self.body)
+
+    def personal(self) -> str | None:
+        """Why the answer must not go into a bundle every visitor shares, if it must not.
+
+        The worker downloads entries without cookies and serves them to
+        whoever uses the browser, so a page that says it is personal (or that
+        no cache may keep) cannot be an entry.
+        """
+        directives = _tokens(self.cache_control)
+        varies = _tokens(self.vary)
+        fix = (
+            "The offline bundle is public, the same for everyone: remove the URL from the "
+            "tracked URLs, or make the view answer one page for every visitor without "
+            "that header."
+        )
+        if "*" in varies:
+            return (
+                "the app answered 'Vary: *', and browsers refuse to cache such an answer, "
+                "so every install would fail. Remove the URL from the tracked URLs, or "
+                "answer without 'Vary: *'."
+            )
+        for directive in ("private", "no-store"):
+            if directive in directives:
+                return f"the app answered 'Cache-Control: {directive}', a personal page. {fix}"
+        for header in ("cookie", "authorization"):
+            if header in varies:
+                return (
+                    f"the app answered 'Vary: {header.title()}': the page depends on who "
+                    f"asks. {fix}"
+                )
+        if self.sets_cookie:
+            return f"the app answered with 'Set-Cookie', a personal answer. {fix}"
+        return None
+
+
+def _tokens(values: list[str]) -> set[str]:
+    # `private="set-cookie"` is still private: only the directive's name counts.
+    return {
+        token.strip().partition("=")[0].strip().lower()
+        for value in values
+        for token in value.split(",")
+        if token.strip()
+    }

@@ -140,6 +140,7 @@ class Bundle:
         final: bool,
         progress: Progress | None = None,
         keep: bool = False,
+        with_own: bool = True,
     ) -> Snapshot:
         """Collect, digest and version the bundle now, and return the result.
 
@@ -153,6 +154,8 @@ class Bundle:
                 only ``stat``s what did not change, and keep the helper
                 process. A one-off computation would pay for that per file,
                 for nothing.
+            with_own: include the extension's own files (a build's startup
+                check leaves them to the build's fingerprint).
         """
         live = keep and not final
         helper = self._helper_for(live)
@@ -183,7 +186,7 @@ class Bundle:
             loop = asyncio.get_running_loop()
             on_found = _on_found(helper, prefetch, lambda: loop.call_soon_threadsafe(render_early))
         try:
-            entries = await self.collect(cached=live, on_found=on_found)
+            entries = await self.collect(cached=live, with_own=with_own, on_found=on_found)
             render_early()
             revisions = await compute_revisions(
                 entries,

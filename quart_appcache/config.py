@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "APPCACHE_BUILD_CHECK": "content",
     "APPCACHE_HASH_HELPER": True,
 }
-BUILD_CHECKS = ("content", "size")
+BUILD_CHECKS = ("content", "files", "size")
 VERIFY_MODES = ("files", "all", "none")
 OWN_URL_KEYS = (
     "APPCACHE_URL",
@@ -239,7 +239,8 @@ def _choice(
 ) -> str:
     value = config[key]
     if value not in choices:
-        shown = " or ".join(repr(choice) for choice in choices)
+        *first, last = [repr(choice) for choice in choices]
+        shown = f"{', '.join(first)} or {last}" if first else last
         raise ConfigError(f"{name(key)} is {value!r}; give {shown}.")
     return str(value)
 

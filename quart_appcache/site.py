@@ -23,7 +23,14 @@ from typing import Any, Literal
 
 import jinja2
 
-from .build import check_contents, check_fingerprint, check_fresh, has_build, read_build
+from .build import (
+    check_contents,
+    check_fingerprint,
+    check_fresh,
+    check_revisions,
+    has_build,
+    read_build,
+)
 from .bundle import Bundle, Snapshot
 from .collect import Declarations
 from .config import Settings
@@ -303,15 +310,19 @@ class Site:
         check_fingerprint(self.build_dir, build, current, self.settings.names.name, command)
         # The extension's own files are covered by the fingerprint (settings, icon
         # source, package version): only the app's entries are compared here.
-        entries = await self.bundle.collect(with_own=False)
-        by_size = self.settings.build_check == "size"
-        await asyncio.to_thread(
-            partial(check_fresh, self.build_dir, build, entries, command, sizes=by_size)
-        )
-        if not by_size:
-            # A same-size edit after the build would otherwise be served under
-            # the old revision: browsers would keep the new bytes under the
-            # old version and never update. Hashing files costs no renders.
+        check = self.settings.build_check
+        if check == "content":
+            # Views rendered too: a page changed since the build would
+            # otherwise be served under its old revision, and installed
+            # clients would never download it again.
+            now = await self.bundle.compute(self.host.render, final=True, with_own=False)
+            check_revisions(self.build_dir, build, now.tracked, command)
+        else:
+            entries = await self.bundle.collect(with_own=False)
+            await asyncio.to_thread(
+                partial(check_fresh, self.build_dir, build, entries, command, sizes=check == "size")
+            )
+        if check == "files":
             files = [entry for entry in entries if isinstance(entry, FileEntry)]
             results = await self.bundle.hash_paths([entry.path for entry in files])
             check_contents(self.build_dir, build, files, results, command)

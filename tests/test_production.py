@@ -29,8 +29,9 @@ async def build(app: Quart) -> None:
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize(("check", "rendered"), [("content", ["/"]), ("files", []), ("size", [])])
 async def test_startup_serves_the_build_as_it_is(
-    make_app: AppFactory, tmp_path: Path, opened: list[str]
+    make_app: AppFactory, tmp_path: Path, opened: list[str], check: str, rendered: list[str]
 ) -> None:
     app, _appcache = built_app(make_app, tmp_path)
     await build(app)
@@ -38,7 +39,8 @@ async def test_startup_serves_the_build_as_it_is(
         name: (tmp_path / "build" / name).read_bytes() for name in ("manifest.appcache", "sw.js")
     }
     record = json.loads((tmp_path / "build" / RECORD).read_text())
-    fresh, fresh_cache = built_app(make_app, tmp_path)  # (re-creates the app's files first)
+    # (re-creates the app's files first)
+    fresh, fresh_cache = built_app(make_app, tmp_path, APPCACHE_BUILD_CHECK=check)
     renders: list[str] = []
 
     @fresh.before_request
@@ -55,9 +57,10 @@ async def test_startup_serves_the_build_as_it_is(
         )
         assert await (await client.get("/sw.js")).get_data() == built["sw.js"]
         assert await fresh_cache.hash() == (record["version"], record["updated"])
-    # The files were hashed to check the build; no view was rendered.
-    assert sorted(opened) == ["app.css", "app.js"]
-    assert renders == ["/manifest.appcache", "/sw.js"]
+    # "content" hashes the files and renders the views against the build;
+    # "files" hashes the files only; "size" reads nothing.
+    assert sorted(opened) == ([] if check == "size" else ["app.css", "app.js"])
+    assert renders == [*rendered, "/manifest.appcache", "/sw.js"]
 
 
 async def test_a_same_size_edit_after_the_build_is_refused(
@@ -106,7 +109,7 @@ async def test_build_check_setting_is_checked(make_app: AppFactory) -> None:
     from quart_appcache import ConfigError
 
     with pytest.raises(
-        ConfigError, match=r"APPCACHE_BUILD_CHECK is 'fast'; give 'content' or 'size'"
+        ConfigError, match=r"APPCACHE_BUILD_CHECK is 'fast'; give 'content', 'files' or 'size'"
     ):
         make_app(APPCACHE_BUILD_CHECK="fast")
 

@@ -475,7 +475,7 @@ async def test_the_page_client_is_served_and_valid_javascript(
     [
         ("APPCACHE_SW_UPDATE_INTERVAL", 0, "number of seconds above 0, or None"),
         ("APPCACHE_SW_UPDATE_INTERVAL", "hourly", "number of seconds above 0, or None"),
-        ("APPCACHE_SW_VERIFY", "some", "give 'files' or 'all' or 'none'"),
+        ("APPCACHE_SW_VERIFY", "some", "give 'files', 'all' or 'none'"),
         ("APPCACHE_SW_UNREGISTER", "yes", "True, False or None"),
         ("APPCACHE_SW_CLIENT_URL", "appcache.js", "must start with '/'"),
         ("APPCACHE_SW_CLIENT_URL", "/sw.js", "must differ"),

@@ -74,10 +74,12 @@ async function revisionOf(response) {
                     (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+// No cookies: what is stored is what the server hashed, the page every
+// visitor gets, never one person's page shown to the next.
 async function fetchEntry(url, cache) {
   const response = await fetch(new Request(url, {
     cache,
-    credentials: 'same-origin',
+    credentials: 'omit',
     redirect: 'manual',
   }));
   if (response.status !== 200) {
