@@ -21,12 +21,20 @@ class FakeCache {
     return new Response(stored.body, {status: stored.status, headers: stored.headers});
   }
   async put(key, response) {
+    // scenario.failPutsAfter: a storage quota that is full after that many puts.
+    puts += 1;
+    if (scenario.failPutsAfter !== undefined && puts > scenario.failPutsAfter) {
+      const error = new Error('the quota is exceeded');
+      error.name = 'QuotaExceededError';
+      throw error;
+    }
     const body = new Uint8Array(await response.arrayBuffer());
     this.entries.set(urlOf(key), {status: response.status, headers: [...response.headers], body});
   }
   async delete(key) { return this.entries.delete(urlOf(key)); }
 }
 
+let puts = 0;
 const storage = new Map();
 const caches = {
   async open(name) {
@@ -52,7 +60,8 @@ const told = [];  // messages the worker posted to pages
 const navigated = [];  // pages the worker reloaded
 async function fakeFetch(request) {
   const url = typeof request === 'string' ? new URL(request, ORIGIN).href : request.url;
-  fetched.push({url, cache: request.cache, redirect: request.redirect, method: request.method});
+  fetched.push({url, cache: request.cache, redirect: request.redirect, method: request.method,
+                credentials: request.credentials});
   if (scenario.offline) { throw new TypeError('Failed to fetch'); }
   const path = new URL(url).pathname;
   const status = (scenario.statuses || {})[path] || 200;

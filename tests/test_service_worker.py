@@ -122,17 +122,18 @@ async def test_script_changes_exactly_when_the_version_changes(site) -> None:  #
 
 
 async def test_install_precaches_everything_with_cache_reload(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    app, appcache, keys = site
-    version, _ = await appcache.hash()
-    staging = f"quart-appcache:{ORIGIN}/:install:{version}"
+    app, _appcache, keys = site
     bodies = await served(app, list(keys))
     result = run_sw(await script(app, tmp_path), tmp_path, install=True, bodies=bodies)
     assert result["install"] == "ok"
     assert sorted(f["url"] for f in result["fetched"]) == sorted(ORIGIN + url for url in keys)
     assert {f["cache"] for f in result["fetched"]} == {"reload"}
     assert {f["redirect"] for f in result["fetched"]} == {"manual"}
-    # Installed entries wait in a cache of their own until the version activates.
-    assert result["caches"] == {"": [], staging: sorted(keys.values())}
+    # No cookies: what is stored is the page every visitor gets, as it was hashed.
+    assert {f["credentials"] for f in result["fetched"]} == {"omit"}
+    # Installed entries are stored under keys of their revision, which the
+    # version in charge never looks up.
+    assert result["caches"] == {"": sorted(keys.values())}
     assert result["skipped"] is False
     activated = run_sw(
         await script(app, tmp_path), tmp_path, install=True, activate=True, bodies=bodies
@@ -156,6 +157,56 @@ async def test_a_failed_install_leaves_the_caches_as_they_were(site, tmp_path: P
     assert result["install"].startswith("failed:")
     assert f"{ORIGIN}/" in [f["url"] for f in result["fetched"]]
     assert result["caches"] == {"": sorted(kept), "other-app": ["x"]}
+
+
+async def test_a_refused_put_fails_the_install_naming_the_url_and_is_undone(
+    site, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, keys = site
+    old = ["http://app.test/old.js?__appcache_revision=1"]
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        install=True,
+        caches={"": old, f"quart-appcache:{ORIGIN}/:install:old": ["x"]},
+        failPutsAfter=2,
+        bodies=await served(app, list(keys)),
+    )
+    assert result["install"].startswith("failed:")
+    [told] = result["told"]
+    version, _ = await appcache.hash()
+    assert told["version"] == version
+    assert told["url"] in keys
+    assert told["reason"] == ("it could not be stored (QuotaExceededError: the quota is exceeded)")
+    # What the install stored is taken back: the version in charge has its cache as it was.
+    assert result["caches"][""] == old
+    # A first install that fails leaves no cache at all.
+    first = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        install=True,
+        caches={},
+        failPutsAfter=1,
+        bodies=await served(app, list(keys)),
+    )
+    assert first["install"].startswith("failed:")
+    assert first["caches"] == {}
+
+
+async def test_activation_only_deletes_and_removes_staging_caches_of_earlier_releases(
+    site, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    staging = f"quart-appcache:{ORIGIN}/:install:an-old-version"
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        install=True,
+        activate=True,
+        caches={"": ["http://app.test/gone.js?__appcache_revision=1"], staging: ["x"]},
+        bodies=await served(app, list(keys)),
+    )
+    assert result["caches"] == {"": sorted(keys.values())}
 
 
 async def test_install_reuses_entries_cached_by_an_earlier_version(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -285,6 +336,11 @@ async def test_applying_an_update_tells_every_page_then_takes_over(site, tmp_pat
     assert result["skipped"] is True
     asked = run_sw(await script(app, tmp_path), tmp_path, messages=["quart-appcache:version"])
     assert asked["replies"] == [version]
+    # workbox-window's messageSkipWaiting() drives it the same way.
+    workbox = run_sw(await script(app, tmp_path), tmp_path, messages=[{"type": "SKIP_WAITING"}])
+    assert workbox["skipped"] is True
+    other = run_sw(await script(app, tmp_path), tmp_path, messages=[{"type": "OTHER"}, "x"])
+    assert other["skipped"] is False
 
 
 async def test_activate_prunes_what_the_version_no_longer_lists(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -507,10 +563,21 @@ async def test_kill_switch_serves_a_worker_that_cleans_up_and_410s(
         tmp_path,
         install=True,
         activate=True,
-        caches={"": ["a"], f"{ours}:runtime:docs": ["b"], "someone-else": ["c"]},
+        caches={
+            "": ["a"],
+            f"{ours}:runtime:docs": ["b"],
+            "someone-else": ["c"],
+            # Another app of the origin, under a longer scope: not this one's.
+            f"{ours}b/": ["d"],
+            f"{ours}b/:runtime:api": ["e"],
+        },
     )
     assert result["skipped"] is True
-    assert result["caches"] == {"someone-else": ["c"]}
+    assert result["caches"] == {
+        "someone-else": ["c"],
+        f"{ours}b/": ["d"],
+        f"{ours}b/:runtime:api": ["e"],
+    }
     assert result["unregistered"] is True
     assert result["navigated"] == [f"{ORIGIN}/"]
 

@@ -7,7 +7,10 @@
  */
 'use strict';
 
-const CACHE_PREFIX = 'quart-appcache:' + self.registration.scope;
+// This scope's caches: the precache and its sub-caches (runtime rules), never
+// those of an app under a longer scope on the same origin (/b/ under /).
+const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
+const ours = (name) => name === CACHE_NAME || name.startsWith(CACHE_NAME + ':');
 
 self.addEventListener('install', (event) => {
   event.waitUntil(self.skipWaiting());
@@ -16,7 +19,7 @@ self.addEventListener('install', (event) => {
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
     const names = await caches.keys();
-    await Promise.all(names.filter((name) => name.startsWith(CACHE_PREFIX))
+    await Promise.all(names.filter(ours)
       .map((name) => caches.delete(name)));
     await self.clients.claim();
     await self.registration.unregister();

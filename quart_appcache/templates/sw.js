@@ -26,10 +26,8 @@ const IGNORED_PARAMS = {{ ignored_params }}.map((source) => new RegExp(source));
 const RUNTIME = {{ runtime }};
 
 const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
-// An install fetches into a cache of its own, merged into CACHE_NAME when the
-// version activates: a failed install leaves every cache as it was.
+// Where installs of earlier releases of this worker staged their downloads.
 const STAGING_PREFIX = CACHE_NAME + ':install:';
-const STAGING = STAGING_PREFIX + VERSION;
 const REVISION_PARAM = '__appcache_revision';
 // Runtime caches outlive versions (they are not part of the bundle); one per
 // rule, deleted when its rule is removed from the config.
@@ -111,45 +109,70 @@ async function tell(message) {
   pages.forEach((page) => page.postMessage(message));
 }
 
+// Runs `work` over the items, a few at a time. After a failure no item is
+// started, and it rejects with that failure once the ones under way settled.
 async function eachConcurrently(items, work) {
   let next = 0;
+  let failed = false;
   async function worker() {
-    while (next < items.length) {
-      await work(items[next++]);
+    while (!failed && next < items.length) {
+      try {
+        await work(items[next++]);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   }
   const workers = [];
   for (let i = 0; i < Math.min(FETCH_CONCURRENCY, items.length); i++) {
     workers.push(worker());
   }
-  await Promise.all(workers);
+  const outcomes = await Promise.allSettled(workers);
+  const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failure) {
+    throw failure.reason;
+  }
 }
 
+function describe(error) {
+  return error && error.name ? error.name + (error.message ? ': ' + error.message : '')
+    : String(error);
+}
+
+// Every entry is downloaded and stored at install, under keys of its own
+// revision that the version in charge never looks up; activation then only
+// deletes. So a failure (a download, a refused put, a full quota) fails the
+// install, is undone, and the version in charge keeps serving.
 async function precache() {
-  // Only looked at, never created here: a failed first install leaves no cache.
-  const present = new Set();
-  if (await caches.has(CACHE_NAME)) {
-    const live = await caches.open(CACHE_NAME);
-    (await live.keys()).forEach((request) => present.add(request.url));
-  }
+  const existed = await caches.has(CACHE_NAME);
+  const live = await caches.open(CACHE_NAME);
+  const present = new Set((await live.keys()).map((request) => request.url));
   const missing = ENTRIES.filter((entry) => !present.has(cacheKey(entry)));
-  await caches.delete(STAGING);  // what an interrupted install of this version left
-  if (missing.length === 0) {
-    return;
-  }
-  const staging = await caches.open(STAGING);
+  const added = [];
   try {
     await eachConcurrently(missing, async (entry) => {
-      await staging.put(cacheKey(entry), await download(entry));
+      const response = await download(entry);
+      try {
+        await live.put(cacheKey(entry), response);
+      } catch (error) {
+        throw new InstallError(entry.url, 'it could not be stored (' + describe(error) + ')');
+      }
+      added.push(cacheKey(entry));
     });
   } catch (error) {
-    await caches.delete(STAGING);
+    // A first install leaves no cache; a later one takes back what it added.
+    if (existed) {
+      await Promise.all(added.map((key) => live.delete(key)));
+    } else {
+      await caches.delete(CACHE_NAME);
+    }
     // The pages learn what failed (appcache:update-failed), not just that it did.
     await tell({
       type: 'quart-appcache:install-failed',
       version: VERSION,
       url: error.url || null,
-      reason: error.reason || String(error.message || error),
+      reason: error.reason || describe(error),
     });
     throw error;
   }
@@ -157,40 +180,27 @@ async function precache() {
 
 async function activateCaches() {
   const live = await caches.open(CACHE_NAME);
-  if (await caches.has(STAGING)) {
-    const staging = await caches.open(STAGING);
-    for (const request of await staging.keys()) {
-      await live.put(request, await staging.match(request));
-    }
-    await caches.delete(STAGING);
-  }
-  // Leftovers of installs that never activated, unless another version is
-  // installing or waiting right now (its own cache must stay).
-  if (!self.registration.installing && !self.registration.waiting) {
-    const names = await caches.keys();
-    await Promise.all(names.filter((name) => name.startsWith(STAGING_PREFIX))
-      .map((name) => caches.delete(name)));
-  }
+  const names = await caches.keys();
+  await Promise.all(names.filter((name) => name.startsWith(STAGING_PREFIX))
+    .map((name) => caches.delete(name)));
   const rules = new Set(RUNTIME.map((rule) => rule.cache));
-  const runtimeNames = (await caches.keys()).filter((name) => name.startsWith(RUNTIME_PREFIX));
+  const runtimeNames = names.filter((name) => name.startsWith(RUNTIME_PREFIX));
   await Promise.all(runtimeNames.filter((name) => !rules.has(name))
     .map((name) => caches.delete(name)));
+  // What this version does not list: older versions' entries, and what an
+  // install that never activated left.
   const keep = new Set(KEYS.values());
   const keys = await live.keys();
   await Promise.all(keys.filter((request) => !keep.has(request.url))
     .map((request) => live.delete(request)));
-  // An entry this version reused at install may have been pruned since by
+  // An entry this version stored at install may have been deleted since by
   // another version's activation: fetch it again now, or leave it to the
   // network until the next version.
   const have = new Set(keys.map((request) => request.url));
   const lost = ENTRIES.filter((entry) => !have.has(cacheKey(entry)));
-  await eachConcurrently(lost, async (entry) => {
-    try {
-      await live.put(cacheKey(entry), await download(entry));
-    } catch (error) {
-      // offline right now: the entry comes from the network when it can
-    }
-  });
+  await Promise.allSettled(lost.map(async (entry) => {
+    await live.put(cacheKey(entry), await download(entry));
+  }));
 }
 
 function pathOf(url) {
@@ -502,9 +512,11 @@ self.addEventListener('activate', (event) => {
 });
 
 self.addEventListener('message', (event) => {
-  if (event.data === 'quart-appcache:version' && event.ports[0]) {
+  const data = event.data;
+  if (data === 'quart-appcache:version' && event.ports[0]) {
     event.ports[0].postMessage(VERSION);
-  } else if (event.data === 'quart-appcache:skip-waiting') {
+  } else if (data === 'quart-appcache:skip-waiting' || (data && data.type === 'SKIP_WAITING')) {
+    // (Workbox's page library, workbox-window, sends {type: 'SKIP_WAITING'}.)
     // A page applied the update: every page on the old version follows
     // the takeover with one reload.
     event.waitUntil(tell({type: 'quart-appcache:applying', version: VERSION})
