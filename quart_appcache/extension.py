@@ -7,7 +7,6 @@ own declarations, version and finalized state in a :class:`~quart_appcache.site.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -34,7 +33,6 @@ from .urls import url_prefix
 
 __all__ = ["Appcache", "get_appcache"]
 
-logger = logging.getLogger("quart_appcache")
 
 EXTENSION_KEY = "appcache"
 ENDPOINTS: dict[ArtifactName, str] = {
@@ -220,7 +218,7 @@ def _artifact_view(site: Site, name: ArtifactName) -> Any:
         try:
             artifact = await site.artifact(name, prefix)
         except AppcacheError as error:
-            logger.error("quart_appcache cannot serve %s: %s", request.path, error)
+            site.report(error)
             # A 500 makes browsers keep the cache they have.
             message = str(error) if app.debug else "The offline bundle is unavailable."
             return _response(app, unavailable(message))
@@ -244,7 +242,7 @@ def _own_view(site: Site) -> Any:
         try:
             artifact = await site.own_artifact(request.path)
         except AppcacheError as error:
-            logger.error("quart_appcache cannot serve %s: %s", request.path, error)
+            site.report(error)
             message = str(error) if app.debug else "The offline bundle is unavailable."
             return _response(app, unavailable(message))
         if artifact is None:
@@ -296,8 +294,8 @@ def _cache_header_hook(site: Site) -> Any:
     async def set_cache_headers(response: Response) -> Response:
         if request.method not in ("GET", "HEAD") or is_render():
             return response
-        tracked = site.tracked_now() or await site.tracked()
-        if request_key(request.path, request.query_string) in tracked:
+        tracked = await site.tracked_or_none()
+        if tracked is not None and request_key(request.path, request.query_string) in tracked:
             debug = current_app.debug
             response.headers["Cache-Control"] = cache_control_for_tracked(
                 response.headers.get("Cache-Control"), debug=debug

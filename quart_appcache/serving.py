@@ -171,7 +171,8 @@ def not_found() -> Reply:
 
 def unavailable(message: str) -> Reply:
     """A 500 for an artifact that cannot be computed: browsers keep the cache they have."""
-    body = message.encode("utf-8")
+    # A file name that is not UTF-8 reaches the message as surrogate escapes.
+    body = message.encode("utf-8", "backslashreplace")
     headers = (
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Length", str(len(body))),

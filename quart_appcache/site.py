@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from .collect import Declarations
 from .config import Settings
 from .digest import Progress
 from .entries import FileEntry, OwnEntry
-from .errors import FinalizedError
+from .errors import AppcacheError, FinalizedError
 from .fingerprint import fingerprint
 from .host import Host
 from .own import OwnArtifacts
@@ -67,6 +68,9 @@ TEMPLATE_KEYS: dict[ArtifactName, str] = {
 # Artifacts rendered for URL prefixes other than the app's root are kept per
 # prefix; a server has one or two, so a small bound only guards memory.
 PREFIXES_KEPT = 16
+# Distinct errors remembered so each is logged once; a bound, not a tuning knob.
+LOGGED_KEPT = 64
+logger = logging.getLogger("quart_appcache")
 
 StartupMode = Literal["serve", "cli"]
 
@@ -128,6 +132,8 @@ class Site:
         # from, so an unchanged bundle is not rendered again and concurrent
         # requests share one render.
         self._rendered: dict[tuple[ArtifactName, str], tuple[object, asyncio.Task[Artifact]]] = {}
+        # The errors already logged by tracked_or_none().
+        self._logged: set[str] = set()
 
     # -- state -----------------------------------------------------------------
 
@@ -215,6 +221,32 @@ class Site:
             task.add_done_callback(_retrieve)
             self._tracking = task
         return await asyncio.shield(task)
+
+    async def tracked_or_none(self) -> Tracked | None:
+        """The tracked-URL matcher, or ``None`` while the bundle is in error.
+
+        The cache-header hooks ask this on every GET: a bundle that cannot be
+        listed (a broken link, an unreadable folder, a name no URL can hold)
+        must not break the app's other routes. Each distinct error is logged
+        once; the artifacts answer 500 with it meanwhile.
+        """
+        ready = self.tracked_now()
+        if ready is not None:
+            return ready
+        try:
+            return await self.tracked()
+        except AppcacheError as error:
+            self.report(error)
+            return None
+
+    def report(self, error: AppcacheError) -> None:
+        """Log why the bundle is unavailable, once per distinct error (not per request)."""
+        message = str(error)
+        if message not in self._logged:
+            if len(self._logged) >= LOGGED_KEPT:
+                self._logged.clear()
+            self._logged.add(message)
+            logger.error("quart_appcache: the offline bundle is unavailable: %s", message)
 
     async def _build_tracked(self) -> Tracked:
         generation = self.bundle.declarations.generation

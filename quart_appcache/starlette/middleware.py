@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -34,7 +33,6 @@ from .routes import check_unrouted
 
 __all__ = ["AppcacheMiddleware"]
 
-logger = logging.getLogger("quart_appcache")
 _REPLACED = (b"cache-control", b"expires")
 
 
@@ -71,8 +69,8 @@ class AppcacheMiddleware:
             await _send_reply(send, await self._own_reply(path, scope))
             return
         if scope["method"] in ("GET", "HEAD"):
-            tracked = self.site.tracked_now() or await self.site.tracked()
-            if request_key(path, scope.get("query_string", b"")) in tracked:
+            tracked = await self.site.tracked_or_none()
+            if tracked is not None and request_key(path, scope.get("query_string", b"")) in tracked:
                 send = self._tracked_headers(send)
         await self.app(scope, receive, send)
 
@@ -86,7 +84,7 @@ class AppcacheMiddleware:
         try:
             artifact = await self.site.artifact(name, prefix)
         except AppcacheError as error:
-            logger.error("quart_appcache cannot serve %s: %s", scope["path"], error)
+            self.site.report(error)
             # A 500 makes browsers keep the cache they have.
             debug = self.host.debug
             return unavailable(str(error) if debug else "The offline bundle is unavailable.")
@@ -106,7 +104,7 @@ class AppcacheMiddleware:
         try:
             artifact = await self.site.own_artifact(path)
         except AppcacheError as error:
-            logger.error("quart_appcache cannot serve %s: %s", scope["path"], error)
+            self.site.report(error)
             debug = self.host.debug
             return unavailable(str(error) if debug else "The offline bundle is unavailable.")
         if artifact is None:
