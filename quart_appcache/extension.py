@@ -8,7 +8,7 @@ own declarations, version and finalized state in a :class:`~quart_appcache.site.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,16 +18,16 @@ from quart.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
 from .api import AppcacheBase
+from .clash import check_unrouted
 from .cli import output_option, run_build, run_show, traceback_option
 from .config import Settings
 from .errors import AppcacheError, ConfigError, NotInitializedError
-from .icons import ICONS
 from .inprocess import install as install_renderer_hooks
 from .inprocess import is_render
 from .quart_host import QuartHost
 from .render import sw_registration
 from .serving import ArtifactName, Reply, gone, not_found, reply_for, unavailable
-from .site import URL_KEYS, Site
+from .site import Site
 from .tracked import cache_control_for_tracked, request_key
 from .urls import url_prefix
 
@@ -35,6 +35,7 @@ __all__ = ["Appcache", "get_appcache"]
 
 
 EXTENSION_KEY = "appcache"
+OUR_ENDPOINTS = "appcache."
 ENDPOINTS: dict[ArtifactName, str] = {
     "manifest": "appcache.manifest",
     "precache": "appcache.precache",
@@ -77,10 +78,10 @@ class Appcache(AppcacheBase[Quart]):
         )
         site = Site(QuartHost(app, settings), settings)
         for route in _routes(site):
-            _check_unrouted(app, route, ours_added=False)
             # A host_matching app routes by host too: ours answer on every host.
             host = "<appcache_host>" if app.url_map.host_matching else None
             app.add_url_rule(route.rule, route.endpoint, route.view, methods=["GET"], host=host)
+        check_unrouted(site, _route_for(app))
         install_renderer_hooks(app)
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
@@ -119,78 +120,43 @@ def get_appcache(app: Quart | None = None) -> Appcache:
 
 @dataclass(frozen=True)
 class _Route:
-    """One of the extension's routes: its rule, endpoint, view, setting and a URL it serves."""
+    """One of the extension's routes: its rule, endpoint and view."""
 
     rule: str
     endpoint: str
     view: Any
-    key: str
-    probe: str
 
 
 def _routes(site: Site) -> list[_Route]:
-    settings = site.settings
     routes = [
-        _Route(url, ENDPOINTS[name], _artifact_view(site, name), URL_KEYS[name], url)
-        for name, url in site.urls.items()
+        _Route(url, ENDPOINTS[name], _artifact_view(site, name)) for name, url in site.urls.items()
     ]
     own = site.own
     view = _own_view(site)
     if own.client_url is not None:
-        routes.append(
-            _Route(
-                own.client_url, "appcache.client", view, "APPCACHE_SW_CLIENT_URL", own.client_url
-            )
-        )
+        routes.append(_Route(own.client_url, "appcache.client", view))
     if own.manifest_url is not None:
-        routes.append(
-            _Route(
-                own.manifest_url,
-                "appcache.web_manifest",
-                view,
-                "APPCACHE_WEB_MANIFEST_URL",
-                own.manifest_url,
-            )
-        )
+        routes.append(_Route(own.manifest_url, "appcache.web_manifest", view))
     if own.icon_path is not None:
-        probe = settings.icons_url + ICONS[0].name
-        routes.append(
-            _Route(
-                settings.icons_url + "<appcache_icon>",
-                "appcache.icons",
-                view,
-                "APPCACHE_ICONS_URL",
-                probe,
-            )
-        )
+        routes.append(_Route(site.settings.icons_url + "<appcache_icon>", "appcache.icons", view))
     return routes
 
 
-def _check_unrouted(app: Quart, route: _Route, *, ours_added: bool) -> None:
-    """Refuse any route but ours on one of our URLs.
+def _route_for(app: Quart) -> Callable[[str], str | None]:
+    """Which of the app's own routes takes a GET of a path (for the clash check)."""
 
-    Runs at init_app, and again at startup (``ours_added``) for routes added
-    later: one on the same URL would never be reached, or would hide ours.
-    """
-    clash = next(
-        (
-            r.endpoint
-            for r in app.url_map.iter_rules()
-            if r.rule == route.rule and r.endpoint != route.endpoint
-        ),
-        None,
-    )
-    if clash is None and ours_added:
+    def route_for(path: str) -> str | None:
+        for rule in app.url_map.iter_rules():
+            if rule.rule == path and not rule.endpoint.startswith(OUR_ENDPOINTS):
+                return str(rule.endpoint)
+        # Ours are registered: a route the map prefers to ours would hide it.
         try:
-            endpoint, _ = app.url_map.bind("localhost").match(route.probe, method="GET")
-        except HTTPException as error:
-            endpoint = f"<{type(error).__name__}>"
-        clash = None if endpoint == route.endpoint else endpoint
-    if clash is not None:
-        raise ConfigError(
-            f"{route.key} is {route.probe!r}, but the app also routes it to {clash!r}. "
-            f"Remove that route or choose another {route.key}."
-        )
+            endpoint: str = app.url_map.bind("localhost").match(path, method="GET")[0]
+        except HTTPException:
+            return None
+        return None if endpoint.startswith(OUR_ENDPOINTS) else endpoint
+
+    return route_for
 
 
 def _prefix() -> str:
@@ -271,8 +237,7 @@ def _startup_hook(site: Site) -> Any:
 
     async def schedule_finalize() -> None:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        for route in _routes(site):
-            _check_unrouted(app, route, ours_added=True)
+        check_unrouted(site, _route_for(app))  # routes added after init_app
 
         # Quart runs every before_serving hook, then every while_serving
         # generator. Adding ours now puts it after all of the app's own

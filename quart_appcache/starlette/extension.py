@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.templating import Jinja2Templates
 
 from ..api import AppcacheBase
+from ..clash import check_unrouted
 from ..config import DEFAULTS, KeyNames, Settings
 from ..errors import ConfigError, NotInitializedError
 from ..own import OwnArtifacts
@@ -26,7 +27,7 @@ from ..site import Site
 from ..urls import url_prefix
 from .host import StarletteHost, app_name
 from .middleware import AppcacheMiddleware
-from .routes import check_unrouted, find_static
+from .routes import find_static, route_for
 
 __all__ = ["Appcache", "get_appcache"]
 
@@ -160,7 +161,7 @@ class Appcache(AppcacheBase[Starlette]):
             )
         host = StarletteHost(app, self.settings, self._base_dir, self._debug, self._environment)
         site = Site(host, self.settings, self._own)
-        check_unrouted(app, site)
+        check_unrouted(site, route_for(app))
         try:
             app.add_middleware(AppcacheMiddleware, site=site, host=host)
         except RuntimeError as error:

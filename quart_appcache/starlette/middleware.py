@@ -23,13 +23,14 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..asgi_render import is_render_scope
+from ..clash import check_unrouted
 from ..errors import AppcacheError
 from ..serving import Reply, gone, not_found, reply_for, unavailable
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key, route_path
 from ..urls import url_prefix
 from .host import StarletteHost
-from .routes import check_unrouted
+from .routes import route_for
 
 __all__ = ["AppcacheMiddleware"]
 
@@ -148,7 +149,7 @@ class AppcacheMiddleware:
             if kind == "lifespan.startup.complete":
                 self.host.state = state if isinstance(state, MutableMapping) else None
                 try:
-                    check_unrouted(self.host.app, self.site)
+                    check_unrouted(self.site, route_for(self.host.app))
                     await self.site.started()
                 except Exception as error:
                     # The server prints the reason (uvicorn logs it, hypercorn raises it).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -11,9 +11,8 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from ..errors import ConfigError
-from ..site import URL_KEYS, Site
 
-__all__ = ["StaticMount", "check_unrouted", "find_static"]
+__all__ = ["StaticMount", "find_static", "route_for"]
 
 
 @dataclass(frozen=True)
@@ -38,27 +37,21 @@ def _walk(
             yield from _walk(route.routes, route_path, full_name)
 
 
-def check_unrouted(app: Starlette, site: Site) -> None:
-    """Refuse a route of the app on one of the artifact URLs.
+def route_for(app: Starlette) -> Callable[[str], str | None]:
+    """Which of the app's routes is defined exactly on a path (for the clash check).
 
-    The middleware answers those URLs before routing, so such a route would
-    never be reached. Routes with parameters (a catch-all for a single-page
-    app) are fine: they simply do not get those URLs.
-
-    Raises:
-        ConfigError: naming the setting, the URL and the route.
+    The middleware answers the extension's URLs before routing, so such a
+    route would never be reached. Routes with parameters (a catch-all for a
+    single-page app) are fine: they simply do not get those URLs.
     """
-    urls = {url: name for name, url in site.urls.items()}
-    for path, route_name, route in _walk(app.routes):
-        if isinstance(route, Mount) or "{" in path:
-            continue
-        name = urls.get(path)
-        if name is not None:
-            key = site.settings.names.name(URL_KEYS[name])
-            raise ConfigError(
-                f"{key} is {path!r}, but the app also routes it to {route_name or route!r}. "
-                f"Remove that route or choose another URL for {key}."
-            )
+
+    def exact(path: str) -> str | None:
+        for route_path, route_name, route in _walk(app.routes):
+            if not isinstance(route, Mount) and "{" not in route_path and route_path == path:
+                return route_name or repr(route)
+        return None
+
+    return exact
 
 
 def find_static(app: Starlette, name: str) -> StaticMount:
