@@ -42,6 +42,7 @@ from .fingerprint import fingerprint
 from .host import Host
 from .own import OwnArtifacts
 from .render import (
+    PACKAGE_TEMPLATES,
     Listing,
     load_template,
     manifest_context,
@@ -68,6 +69,9 @@ TEMPLATE_KEYS: dict[ArtifactName, str] = {
 # Artifacts rendered for URL prefixes other than the app's root are kept per
 # prefix; a server has one or two, so a small bound only guards memory.
 PREFIXES_KEPT = 16
+# Stands for the URL prefix in a render; '{' is percent-encoded in every URL
+# and prefix, and json.dumps leaves it as it is.
+PREFIX_MARKER = "/{appcache-prefix}"
 # Distinct errors remembered so each is logged once; a bound, not a tuning knob.
 LOGGED_KEPT = 64
 logger = logging.getLogger("quart_appcache")
@@ -132,6 +136,8 @@ class Site:
         # from, so an unchanged bundle is not rendered again and concurrent
         # requests share one render.
         self._rendered: dict[tuple[ArtifactName, str], tuple[object, asyncio.Task[Artifact]]] = {}
+        # Each artifact rendered under PREFIX_MARKER, for every other prefix.
+        self._marked: dict[ArtifactName, tuple[object, asyncio.Task[Artifact]]] = {}
         # The errors already logged by tracked_or_none().
         self._logged: set[str] = set()
 
@@ -315,6 +321,7 @@ class Site:
         frozen = await make()
         self._frozen = frozen
         self._rendered.clear()
+        self._marked.clear()
         return frozen
 
     def _freezing_now(self) -> bool:
@@ -388,13 +395,32 @@ class Site:
         slot = (name, prefix)
         recent = self._rendered.get(slot)
         if recent is None or recent[0] != key or not _reusable(recent[1]):
-            listing = Listing.of(snapshot, self.settings, prefix)
-            recent = (key, asyncio.ensure_future(self._render(name, listing, template)))
+            work = self._render_under(name, snapshot, template, prefix)
+            recent = (key, asyncio.ensure_future(work))
             self._rendered.pop(slot, None)
             self._rendered[slot] = recent
             while len(self._rendered) > PREFIXES_KEPT * len(URL_KEYS):
                 del self._rendered[next(iter(self._rendered))]
         return await asyncio.shield(recent[1])
+
+    async def _render_under(
+        self, name: ArtifactName, snapshot: Snapshot, template: jinja2.Template | None, prefix: str
+    ) -> Artifact:
+        if not prefix or (template is not None and template.environment is not PACKAGE_TEMPLATES):
+            # (An app's own template may do anything with the URLs: rendered
+            # per prefix, at most PREFIXES_KEPT of them kept.)
+            return await self._render(name, Listing.of(snapshot, self.settings, prefix), template)
+        # The packaged renderers put the prefix in front of URLs and nowhere
+        # else: rendered once with a marker, then the prefix is put in, so
+        # prefixes a client chooses (Mount("/{tenant}", ...)) cost no render.
+        key = (snapshot, template)
+        marked = self._marked.get(name)
+        if marked is None or marked[0] != key or not _reusable(marked[1]):
+            listing = Listing.of(snapshot, self.settings, PREFIX_MARKER)
+            marked = (key, asyncio.ensure_future(self._render(name, listing, template)))
+            self._marked[name] = marked
+        base = await asyncio.shield(marked[1])
+        return await asyncio.to_thread(_with_prefix, name, base, prefix)
 
     def _template(self, name: ArtifactName) -> jinja2.Template | None:
         settings = self.settings
@@ -424,6 +450,11 @@ class Site:
                 key = self.settings.names.name(TEMPLATE_KEYS[name])
                 text = await render_template(template, context, key)
         return await asyncio.to_thread(Artifact.of, name, text.encode("utf-8"))
+
+
+def _with_prefix(name: ArtifactName, base: Artifact, prefix: str) -> Artifact:
+    """``base`` rendered under the marker, with ``prefix`` put in (hashes: off the loop)."""
+    return Artifact.of(name, base.body.replace(PREFIX_MARKER.encode(), prefix.encode("ascii")))
 
 
 def _own_artifact(entry: OwnEntry) -> Artifact:
