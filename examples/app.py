@@ -63,7 +63,8 @@ def create_app(**config: Any) -> Quart:
 
     @app.route("/live")
     async def live() -> str:
-        # Not tracked: online it answers, offline the FALLBACK shows /offline.
+        # Not tracked: online it answers; offline, the copy kept by the runtime
+        # rule once it was seen, else the FALLBACK page /offline.
         return await render_template("live.html", title="Live page")
 
     @app.route("/api/echo", methods=["POST"])

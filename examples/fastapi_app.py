@@ -64,7 +64,8 @@ def create_app() -> FastAPI:
 
     @app.get("/live", response_class=HTMLResponse)
     async def live(request: Request) -> HTMLResponse:
-        # Not tracked: online it answers, offline the FALLBACK shows /offline.
+        # Not tracked: online it answers; offline, the copy kept by the runtime
+        # rule once it was seen, else the FALLBACK page /offline.
         return page(request, "live")
 
     @app.post("/api/echo")

@@ -11,6 +11,7 @@ Built on click; no web framework imports.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -130,9 +131,13 @@ def _describe(error: BaseException) -> str:
 
 def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
     """Compute the bundle once and write every artifact into a build folder."""
+    key = site.settings.names.name("APPCACHE_BUILD_DIR")
     folder = output or site.build_dir
     if folder is None:
-        raise click.UsageError("No build folder: pass --output DIR, or set the build_dir setting.")
+        raise click.ClickException(
+            f"No build folder: pass --output DIR, and set {key} to that folder so the "
+            "servers read the build at startup."
+        )
     started = time.perf_counter()
     progress = Bar(sys.stderr, "hashing")
     frozen = _guarded(lambda: asyncio.run(_computed(site, progress)), show_traceback)
@@ -149,6 +154,19 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
         f"version {snapshot.version[:16]}, in {time.perf_counter() - started:.2f} s "
         f"into {folder}"
     )
+    served = site.build_dir
+    if served is None:
+        click.echo(
+            f"Warning: the servers read no build ({key} is not set): set it to {folder!r} "
+            "so they serve this one.",
+            err=True,
+        )
+    elif os.path.abspath(served) != os.path.abspath(folder):
+        click.echo(
+            f"Warning: the servers read builds from {served!r} ({key}), not {folder!r}: "
+            f"set {key} to {folder!r}, or build without --output.",
+            err=True,
+        )
 
 
 def run_show(site: Site, show_traceback: bool) -> None:

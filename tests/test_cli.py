@@ -56,6 +56,42 @@ def test_build_defaults_to_the_build_dir(make_app: AppFactory, tmp_path: Path) -
     assert (tmp_path / "builds" / RECORD).exists()
 
 
+def test_build_elsewhere_says_where_the_servers_read_builds(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    builds = tmp_path / "builds"
+    app = cli_app(make_app, APPCACHE_BUILD_DIR=str(builds))
+    result = app.test_cli_runner().invoke(args=["appcache", "build", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"Warning: the servers read builds from {str(builds)!r} (APPCACHE_BUILD_DIR), not "
+        f"{str(tmp_path / 'x')!r}: set APPCACHE_BUILD_DIR to {str(tmp_path / 'x')!r}"
+    ) in result.output
+    same = app.test_cli_runner().invoke(args=["appcache", "build", "-o", str(builds)])
+    assert same.exit_code == 0, same.output
+    assert "Warning" not in same.output
+
+
+def test_python_m_quart_appcache_names_both_command_lines() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "quart_appcache"], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert "quart --app MODULE:APP appcache build" in done.stdout
+    assert "python -m quart_appcache.starlette build MODULE:APP" in done.stdout
+    wrong = subprocess.run(
+        [sys.executable, "-m", "quart_appcache", "bulid"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert wrong.returncode == 2
+    assert "Unknown command 'bulid'" in wrong.stderr
+
+
 def test_second_build_of_unchanged_content_is_byte_identical(
     make_app: AppFactory, tmp_path: Path
 ) -> None:

@@ -40,13 +40,13 @@ async def index(request):
 async def boom(request):
     raise RuntimeError("the database is down")
 
-def create_app(tracked=("/",)):
+def create_app(tracked=("/",), build_dir="build"):
     app = Starlette(
         routes=[Route("/", index), Route("/boom", boom),
                 Mount("/static", StaticFiles(directory="static"), name="static")],
         lifespan=lifespan,
     )
-    appcache = Appcache(app, build_dir="build")
+    appcache = Appcache(app, build_dir=build_dir)
     appcache.add_urls(*tracked)
     appcache.add_static("static")
     return app
@@ -54,6 +54,7 @@ def create_app(tracked=("/",)):
 app = create_app()
 broken = create_app(("/", "/boom"))
 missing = create_app(("/", "/nope"))
+no_build_dir = create_app(build_dir=None)
 not_an_app = 42
 """
 
@@ -88,8 +89,25 @@ def test_build_with_a_factory_and_output(module: str, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / RECORD).exists()
     refused = CliRunner().invoke(main, ["build", f"{module}:create_app"])
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "not a Starlette or FastAPI app (is it a factory? add --factory)" in refused.output
+
+
+def test_without_a_build_folder_build_fails_and_elsewhere_it_warns(
+    module: str, tmp_path: Path
+) -> None:
+    refused = CliRunner().invoke(main, ["build", f"{module}:no_build_dir"])
+    assert refused.exit_code == 1
+    assert "Error: No build folder: pass --output DIR, and set Appcache(build_dir=...)" in (
+        refused.output
+    )
+    out = tmp_path / "out"
+    built = CliRunner().invoke(main, ["build", f"{module}:no_build_dir", "-o", str(out)])
+    assert built.exit_code == 0, built.output
+    assert (
+        "Warning: the servers read no build (Appcache(build_dir=...) is not set): set it to"
+        in built.output
+    )
 
 
 def test_show_lists_urls_sizes_and_revisions(module: str) -> None:
@@ -131,18 +149,20 @@ def test_traceback_on_request(module: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("target", "message"),
+    ("target", "message", "status"),
     [
-        ("nocolon", "not of the form 'module:attribute'"),
-        ("no_such_module:app", "Cannot import 'no_such_module'"),
-        ("{module}:nothing", "has no attribute 'nothing'"),
-        ("{module}:not_an_app", "is int, not a Starlette or FastAPI app"),
+        # A command line click cannot take is a usage error (2); an app that
+        # cannot be had is a failure like any other (1).
+        ("nocolon", "not of the form 'module:attribute'", 2),
+        ("no_such_module:app", "Error: Cannot import 'no_such_module'", 1),
+        ("{module}:nothing", "Error: 'starlette_cli_app' has no attribute 'nothing'", 1),
+        ("{module}:not_an_app", "is int, not a Starlette or FastAPI app", 1),
     ],
 )
-def test_bad_app_targets_are_usage_errors(module: str, target: str, message: str) -> None:
+def test_bad_app_targets(module: str, target: str, message: str, status: int) -> None:
     result = CliRunner().invoke(main, ["show", target.format(module=module)])
-    assert result.exit_code == 2
-    assert message in result.output
+    assert result.exit_code == status
+    assert message.replace("starlette_cli_app", module) in result.output
 
 
 def test_real_subprocess_builds_the_fastapi_example(tmp_path: Path) -> None:

@@ -26,8 +26,9 @@ def load_app(target: str, *, factory: bool = False) -> Starlette:
     """Import ``module:attribute`` (calling it when ``factory``) and check it is an app.
 
     Raises:
-        click.BadParameter: it cannot be imported, found or called, or is not
-            a Starlette (or FastAPI) app.
+        click.BadParameter: (exit status 2) ``target`` is not ``module:attribute``.
+        click.ClickException: (exit status 1) it cannot be imported, found or
+            called, or is not a Starlette (or FastAPI) app.
     """
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
@@ -42,26 +43,22 @@ def load_app(target: str, *, factory: bool = False) -> Starlette:
     except ImportError as error:
         if error.name != module_name:
             raise  # the module exists but failed to import something itself
-        raise click.BadParameter(
-            f"Cannot import {module_name!r}: {error}. Run from the folder that holds it.",
-            param_hint="APP",
+        raise click.ClickException(
+            f"Cannot import {module_name!r}: {error}. Run from the folder that holds it."
         ) from None
     found: Any = module
     for part in attribute.split("."):
         if not hasattr(found, part):
-            raise click.BadParameter(
-                f"{module_name!r} has no attribute {attribute!r}.", param_hint="APP"
-            )
+            raise click.ClickException(f"{module_name!r} has no attribute {attribute!r}.")
         found = getattr(found, part)
     if factory:
         if not callable(found):
-            raise click.BadParameter(f"{target!r} is not callable, so not a factory.")
+            raise click.ClickException(f"{target!r} is not callable, so not a factory.")
         found = found()
     if not isinstance(found, Starlette):
         hint = " (is it a factory? add --factory)" if callable(found) else ""
-        raise click.BadParameter(
-            f"{target!r} is {type(found).__name__}, not a Starlette or FastAPI app{hint}.",
-            param_hint="APP",
+        raise click.ClickException(
+            f"{target!r} is {type(found).__name__}, not a Starlette or FastAPI app{hint}."
         )
     return found
 

@@ -146,15 +146,20 @@ async def test_the_kill_switch_of_the_root_app_spares_the_app_under_b(
         await b_page.evaluate(
             "navigator.serviceWorker.getRegistration('/').then((r) => r.update())"
         )
-        await b_page.wait_for_function(
-            """async () => !(await navigator.serviceWorker.getRegistration('/'))
-                || (await navigator.serviceWorker.getRegistration('/')).scope.endsWith('/b/')""",
-            timeout=20_000,
-        )
-        await b_page.wait_for_function(
-            f"caches.keys().then((names) => window.__names = names) && window.__names"
-            f" && !window.__names.includes({a_cache!r})",
-            timeout=20_000,
+        # (wait_for_function does not wait for a promise: the loop runs in the page.)
+        await b_page.evaluate(
+            """async (aCache) => {
+                const deadline = Date.now() + 20000;
+                while (Date.now() < deadline) {
+                    const registrations = await navigator.serviceWorker.getRegistrations();
+                    const rootGone = !registrations.some(
+                        (r) => new URL(r.scope).pathname === '/');
+                    if (rootGone && !(await caches.keys()).includes(aCache)) { return true; }
+                    await new Promise((resolve) => setTimeout(resolve, 100));
+                }
+                throw new Error('the root app was not removed');
+            }""",
+            a_cache,
         )
         assert b_cache in await cache_contents(b_page)
     # The app under /b still works offline.

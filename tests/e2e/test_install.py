@@ -40,6 +40,12 @@ async def test_chromium_finds_the_example_installable_and_its_icons_offline(
                 assert len(data["icons"]) == 3
                 installability = await cdp.send("Page.getInstallabilityErrors")
                 assert installability["installabilityErrors"] == []
+                # A standard PWA audit also wants a viewport and content that fits it.
+                viewport = await page.get_attribute('meta[name="viewport"]', "content")
+                assert viewport == "width=device-width, initial-scale=1"
+                assert await page.evaluate(
+                    "document.documentElement.scrollWidth <= window.innerWidth"
+                )
 
                 # Offline, the manifest and every icon it lists come from the worker.
                 await context.set_offline(True)

@@ -149,6 +149,19 @@ async def test_strategies(browser: Browser, server: Server) -> None:
     # server still sees the revalidation.
     before = count(server, "GET /api/swr")
     first = await fetch_json(page, "/api/swr")
+    # The copy is stored after the answer: wait for it, not for a lucky race.
+    # (wait_for_function does not wait for a promise: the loop runs in the page.)
+    await page.evaluate(
+        """async () => {
+            const deadline = Date.now() + 10000;
+            while (Date.now() < deadline) {
+                const name = (await caches.keys()).find((n) => n.endsWith(':runtime:runtime-0'));
+                if (name && await (await caches.open(name)).match('/api/swr')) { return true; }
+                await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            throw new Error('the copy of /api/swr was never stored');
+        }"""
+    )
     second = await fetch_json(page, "/api/swr")
     assert second == first
     server.wait_for_request("GET /api/swr")

@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser
 
 from .browser import open_controlled, wait_waiting_worker
-from .servers import copy_example, free_port, serve
+from .servers import REPO, copy_example, free_port, serve
 from .test_browser import PRECACHED, cache_contents
 from .workbox import workbox_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
 
-# The recipe, as the README gives it.
-WORKBOX_SW = """\
-importScripts('/static/workbox/workbox-sw.js');
-workbox.setConfig({modulePathPrefix: '/static/workbox/'});
-workbox.precaching.precacheAndRoute({{ entries }});
-workbox.core.clientsClaim();  // the first page is controlled without a reload
 
-// So the page client (appcache_sw_script()) can ask the version and apply updates.
-self.addEventListener('message', (event) => {
-  if (event.data === 'quart-appcache:version' && event.ports[0]) {
-    event.ports[0].postMessage({{ version }});
-  } else if (event.data === 'quart-appcache:skip-waiting') {
-    self.skipWaiting();
-  }
-});
-"""
+def readme_recipe() -> str:
+    """The recipe's worker template, exactly as the README gives it."""
+    readme = (REPO / "README.md").read_text()
+    after = readme.split("Write `templates/workbox-sw.js`:", 1)[1]
+    block = after.split("```js\n", 1)[1].split("```", 1)[0]
+    return textwrap.dedent(block)
+
 
 WORKBOX_APP = """
 from app import appcache, create_app
@@ -47,7 +40,7 @@ async def test_the_workbox_recipe_works_offline_and_downloads_only_what_changed(
     (root / "static" / "workbox").mkdir()
     for path in workbox_files():
         shutil.copy(path, root / "static" / "workbox" / path.name)
-    (root / "templates" / "workbox-sw.js").write_text(WORKBOX_SW)
+    (root / "templates" / "workbox-sw.js").write_text(readme_recipe())
     (root / "workbox_app.py").write_text(WORKBOX_APP)
     port = free_port()
     context = await browser.new_context()
@@ -62,6 +55,9 @@ async def test_the_workbox_recipe_works_offline_and_downloads_only_what_changed(
         await page.reload()
         assert await page.text_content("#title") == "Works offline"
         await page.goto(server.url + "/offline")
+        assert await page.text_content("#title") == "You are offline"
+        # An uncached page under the FALLBACK prefix gets the fallback page.
+        await page.goto(server.url + "/live")
         assert await page.text_content("#title") == "You are offline"
         await context.set_offline(False)
 
@@ -78,4 +74,12 @@ async def test_the_workbox_recipe_works_offline_and_downloads_only_what_changed(
         # Exactly the changed entry (the page itself came from the precache;
         # Workbox adds its revision parameter to the download).
         assert [line.split("?")[0] for line in downloads] == ["GET /static/css/app.css"], downloads
+        # workbox-window's messageSkipWaiting() activates the waiting worker.
+        await page.evaluate(
+            """() => new Promise((resolve) => {
+                navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true));
+                navigator.serviceWorker.getRegistration().then(
+                    (registration) => registration.waiting.postMessage({type: 'SKIP_WAITING'}));
+            })"""
+        )
     await context.close()
