@@ -47,8 +47,8 @@ from .bundle import Snapshot
 from .collect import Entry, FileEntry, OwnEntry
 from .digest import Revision
 from .errors import BuildError
-from .filehash import Digest, Hashed
 from .fingerprint import differing
+from .hashing import Digest, Hashed
 from .icons import ICONS
 from .serving import Artifact
 
@@ -434,7 +434,7 @@ def check_contents(
 
     Args:
         files: the app's file entries now.
-        results: their digests (from :func:`~quart_appcache.filehash.hash_files`).
+        results: their digests (from :func:`~quart_appcache.hashing.hash_files`).
 
     Raises:
         BuildError: naming the first file whose content differs, or that

@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, tracked_only, version_of
-from .entries import Entry, FileEntry, OwnEntry
-from .filehash import Result, RevisionCache, hash_files, prefetcher
-from .helper import START_AT, Helper, available
-from .prefetch import Prefetch
+from .entries import Entry, OwnEntry
+from .hashing import Result, RevisionCache, hash_files
 from .tasks import cancel_all
 from .walk import ListingCache
 
@@ -62,16 +60,10 @@ class Bundle:
 
     Args:
         declarations: where the app's ``add_*`` calls go.
-        helper: share many small files with a helper process
-            (:mod:`quart_appcache.helper`) when there are at least
-            ``START_AT`` of them.
     """
 
-    def __init__(self, declarations: Declarations, *, helper: bool = True) -> None:
+    def __init__(self, declarations: Declarations) -> None:
         self.declarations = declarations
-        self._use_helper = helper and available()
-        # Debug mode's helper, kept from one computation to the next.
-        self._helper: Helper | None = None
         self._cache = RevisionCache()
         self._listings = ListingCache()
         self._inflight: asyncio.Task[Snapshot] | None = None
@@ -86,15 +78,12 @@ class Bundle:
         *,
         cached: bool = False,
         with_own: bool = True,
-        on_found: Callable[[list[FileEntry]], None] | None = None,
     ) -> list[Entry]:
         """The entries as of now, listed in a worker thread.
 
         Args:
             cached: reuse unchanged folder listings (debug mode).
             with_own: list the extension's own artifacts too.
-            on_found: called, in that thread, with the files of each
-                folder listing.
         """
         return await asyncio.to_thread(
             partial(
@@ -102,7 +91,6 @@ class Bundle:
                 self.declarations,
                 listings=self._listings if cached else None,
                 with_own=with_own,
-                on_found=on_found,
             )
         )
 
@@ -115,8 +103,8 @@ class Bundle:
 
         Args:
             render: renders a view URL to its body.
-            debug: more computations will follow (keep a helper process
-                between them); otherwise one started now goes when done.
+            debug: more computations will follow: keep what makes the next
+                one cheap (digests and listings).
         """
         task = self._inflight
         if task is None or task.get_loop() is not asyncio.get_running_loop():
@@ -151,59 +139,28 @@ class Bundle:
             progress: told the number of entries, then each one done.
             keep: more computations follow (debug mode): remember each
                 file's digest and each folder's listing, so the next one
-                only ``stat``s what did not change, and keep the helper
-                process. A one-off computation would pay for that per file,
-                for nothing.
+                only ``stat``s what did not change. A one-off computation
+                would pay for that per file, for nothing.
             with_own: include the extension's own files (a build's startup
                 check leaves them to the build's fingerprint).
         """
         live = keep and not final
-        helper = self._helper_for(live)
         cache = self._cache if live else None
-        # The helper starts on the files while the walk goes on.
-        prefetch = prefetcher(helper, cache) if helper is not None else None
-        # Views do not need the folder listing, so their renders start while
-        # it runs in a thread. A URL that turns out to be a file after all
-        # (declared in a folder first) has its render cancelled and ignored.
-        # While a helper may still be started, they wait until the walk has
-        # found START_AT files (or ended): rendering holds the GIL that the
-        # walk needs to get there, and a later helper hashes less meanwhile.
-        early: dict[str, asyncio.Future[bytes]] = {}
-        early_views = self.declarations.view_urls()
-        rendering = False
-
-        def render_early() -> None:
-            nonlocal rendering
-            if not rendering:
-                rendering = True
-                for url in early_views:
-                    early[url] = asyncio.ensure_future(render(url))
-
-        on_found = None
-        if helper is None or helper.started:
-            render_early()
-        if helper is not None:
-            loop = asyncio.get_running_loop()
-            on_found = _on_found(helper, prefetch, lambda: loop.call_soon_threadsafe(render_early))
+        # Views do not need the folder listing, so their renders start now,
+        # while it runs in a thread. A URL that turns out to be a file after
+        # all (declared in a folder first) has its render cancelled and ignored.
+        early = {url: asyncio.ensure_future(render(url)) for url in self.declarations.view_urls()}
         try:
-            entries = await self.collect(cached=live, with_own=with_own, on_found=on_found)
-            render_early()
+            entries = await self.collect(cached=live, with_own=with_own)
             revisions = await compute_revisions(
                 entries,
                 lambda url: early.pop(url, None) or render(url),
                 cache=cache,
                 lenient=not final,
                 progress=progress,
-                helper=helper,
-                prefetch=prefetch,
             )
         finally:
-            rendering = True  # (a late call from the walk renders nothing)
             await cancel_all(early.values())
-            if prefetch is not None:
-                prefetch.stop()  # (if hashing never started)
-            if helper is not None and helper is not self._helper:
-                helper.close()
         last = self._last
         # Tuple equality runs in C and takes identical items as equal at once:
         # an unchanged file gives back the very same entry.
@@ -213,27 +170,8 @@ class Bundle:
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
 
     async def hash_paths(self, paths: Sequence[str]) -> list[Result]:
-        """Hash files afresh (no cache, no renders), sharing them with a
-        helper process when there are ``START_AT`` or more."""
-        helper = Helper() if self._use_helper and len(paths) >= START_AT else None
-        if helper is not None:
-            await asyncio.to_thread(helper.start)  # (a fork and exec, off the loop)
-        try:
-            return await hash_files(paths, helper=helper)
-        finally:
-            if helper is not None:
-                helper.close()
-
-    def _helper_for(self, keep: bool) -> Helper | None:
-        # A helper not kept goes with its computation. Without folders there
-        # are no files for one.
-        if not self._use_helper or all(isinstance(item, str) for item in self.declarations.items):
-            return None
-        if not keep:
-            return Helper()
-        if self._helper is None:
-            self._helper = Helper()
-        return None if self._helper.failed else self._helper
+        """Hash files afresh (no cache, no renders)."""
+        return await hash_files(paths)
 
     def _remember(
         self, version: str, revisions: Sequence[Revision], own: tuple[OwnEntry, ...]
@@ -250,23 +188,3 @@ class Bundle:
         updated = now.isoformat(timespec="microseconds")
         self._last = Snapshot(version, updated, tuple(revisions), own)
         return self._last
-
-
-def _on_found(
-    helper: Helper, prefetch: Prefetch | None, crossed: Callable[[], object]
-) -> Callable[[list[FileEntry]], None]:
-    """What the walk's thread does with each listing: start ``helper`` and
-    call ``crossed`` once ``START_AT`` files are found, and hand the files to
-    ``prefetch``."""
-    found = 0
-
-    def on_found(files: list[FileEntry]) -> None:
-        nonlocal found
-        if found < START_AT <= found + len(files):
-            helper.start()
-            crossed()
-        found += len(files)
-        if prefetch is not None:
-            prefetch.add([file.path for file in files])
-
-    return on_found

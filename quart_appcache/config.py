@@ -11,6 +11,7 @@ Errors name the setting the way the user wrote it. No framework imports.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,9 +48,12 @@ DEFAULTS: dict[str, Any] = {
     "APPCACHE_ICONS_URL": "/appcache-icons/",
     "APPCACHE_BUILD_DIR": None,
     "APPCACHE_BUILD_CHECK": "content",
-    "APPCACHE_HASH_HELPER": True,
 }
 BUILD_CHECKS = ("content", "files", "size")
+# Settings still accepted for one release, ignored, with a DeprecationWarning.
+DEPRECATED = {
+    "APPCACHE_HASH_HELPER": "quart_appcache no longer starts a helper process to hash files.",
+}
 VERIFY_MODES = ("files", "all", "none")
 OWN_URL_KEYS = (
     "APPCACHE_URL",
@@ -123,7 +127,6 @@ class Settings:
     icons_url: str
     build_dir: str | None
     build_check: str = "content"
-    hash_helper: bool = True
     names: KeyNames = field(default=KeyNames(), compare=False)
 
     @classmethod
@@ -148,6 +151,14 @@ class Settings:
         """
         names = names or KeyNames()
         name = names.name
+        for key in DEPRECATED:
+            if key in config:
+                warnings.warn(
+                    f"{name(key)} is deprecated and ignored: {DEPRECATED[key]} "
+                    "Remove the setting; the next release refuses it.",
+                    DeprecationWarning,
+                    stacklevel=4,
+                )
         for key, value in DEFAULTS.items():
             config.setdefault(key, value.copy() if isinstance(value, dict | list) else value)
         urls = {key: _own_url(config, key, name) for key in OWN_URL_KEYS}
@@ -196,7 +207,6 @@ class Settings:
             icons_url=_icons_url(config["APPCACHE_ICONS_URL"], name),
             build_dir=os.fspath(build_dir) if build_dir is not None else default_build_dir,
             build_check=_choice(config, "APPCACHE_BUILD_CHECK", BUILD_CHECKS, name),
-            hash_helper=_bool(config, "APPCACHE_HASH_HELPER", name),
             names=names,
         )
 
@@ -249,13 +259,6 @@ def _optional_bool(config: Mapping[str, Any], key: str, name: Callable[[str], st
     value = config[key]
     if value is not None and not isinstance(value, bool):
         raise ConfigError(f"{name(key)} is {value!r}; give True, False or None.")
-    return value
-
-
-def _bool(config: Mapping[str, Any], key: str, name: Callable[[str], str]) -> bool:
-    value = config[key]
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name(key)} is {value!r}; give True or False.")
     return value
 
 

@@ -1,7 +1,7 @@
 """Entries to revisions, and revisions to one version.
 
 Every entry gets its own revision, a digest of its content: files through
-:mod:`quart_appcache.filehash`, views through a ``render`` callable that the
+:mod:`quart_appcache.hashing`, views through a ``render`` callable that the
 caller hands in (the Quart extension passes its in-process renderer, so this
 module never imports Quart). All of it runs concurrently; results are put
 back in entry order, so the version never depends on which finished first.
@@ -18,9 +18,7 @@ from typing import Literal, Protocol
 
 from .collect import Entry, FileEntry, OwnEntry, ViewEntry
 from .errors import FileReadError
-from .filehash import Digest, RevisionCache, hash_files, revision_of
-from .helper import Helper
-from .prefetch import Prefetch
+from .hashing import Digest, RevisionCache, hash_files, revision_of
 from .tasks import gather_or_cancel
 
 __all__ = ["Progress", "Render", "Revision", "compute_revisions", "tracked_only", "version_of"]
@@ -63,8 +61,6 @@ async def compute_revisions(
     cache: RevisionCache | None = None,
     lenient: bool = False,
     progress: Progress | None = None,
-    helper: Helper | None = None,
-    prefetch: Prefetch | None = None,
 ) -> list[Revision]:
     """Compute the revision of every entry, concurrently.
 
@@ -75,8 +71,6 @@ async def compute_revisions(
         lenient: drop files that vanished since they were listed (debug mode)
             instead of failing.
         progress: told the total, then each entry done (the CLI's bar).
-        helper: a helper process to share small files with, if started.
-        prefetch: the files that helper took while the walk went on.
 
     Returns:
         One revision per entry, in entry order (vanished files left out when
@@ -104,7 +98,7 @@ async def compute_revisions(
         return body
 
     file_results, bodies = await gather_or_cancel(
-        hash_files(paths, cache, on_done=advance, helper=helper, prefetch=prefetch),
+        hash_files(paths, cache, on_done=advance),
         gather_or_cancel(*(render_one(view.url) for view in views)),
     )
     in_memory = [*bodies, *(entry.body for entry in own)]

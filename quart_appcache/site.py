@@ -114,8 +114,7 @@ class Site:
                 fallback_targets=list(dict.fromkeys(settings.fallback.values())),
                 fallback_key=settings.names.name("APPCACHE_FALLBACK"),
                 own=self.own.entries,
-            ),
-            helper=settings.hash_helper,
+            )
         )
         self.build_dir = (
             os.path.join(host.root_path, settings.build_dir)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import filehash
+from . import hashing
 from .entries import FileEntry, Folder
 from .errors import FileReadError
 from .urls import NAME_NEEDS_ENCODING, encode_segment
@@ -42,9 +42,9 @@ class _Listing:
     folders: list[tuple[str, str, str | None]]
 
     def fresh(self, stamp: tuple[int, int]) -> bool:
-        # As for files (filehash.RACY_NS): a listing taken this close to the
+        # As for files (hashing.RACY_NS): a listing taken this close to the
         # folder's last change may have missed a change in the same tick.
-        return stamp == self.stamp and max(stamp) < self.listed_at_ns - filehash.RACY_NS
+        return stamp == self.stamp and max(stamp) < self.listed_at_ns - hashing.RACY_NS
 
 
 @dataclass

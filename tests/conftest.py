@@ -54,16 +54,16 @@ def parse_manifest(text: str) -> dict[str, list[str]]:
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The base names of the files the hashing stage opens, in order."""
-    from quart_appcache import filehash
+    from quart_appcache import hashing
 
     opened: list[str] = []
-    real = filehash._open
+    real = hashing._open
 
     def counting(path: str) -> Any:
         opened.append(os.path.basename(path))
         return real(path)
 
-    monkeypatch.setattr(filehash, "_open", counting)
+    monkeypatch.setattr(hashing, "_open", counting)
     return opened
 
 

@@ -18,7 +18,7 @@ from quart_appcache import (
     NotAFolderError,
     NotInitializedError,
 )
-from quart_appcache.filehash import revision_of
+from quart_appcache.hashing import revision_of
 
 from .conftest import AppFactory, write
 

@@ -9,24 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from quart_appcache import filehash
-from quart_appcache.filehash import Digest, RevisionCache, hash_files, revision_of
+from quart_appcache import hashing
+from quart_appcache.hashing import Digest, RevisionCache, hash_files, revision_of
 
-from .conftest import write
+from .conftest import AppFactory, write
 
 
 def expected(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[: filehash.REVISION_CHARS]
+    return hashlib.sha256(data).hexdigest()[: hashing.REVISION_CHARS]
 
 
-def revisions(results: list[filehash.Result]) -> list[str]:
+def revisions(results: list[hashing.Result]) -> list[str]:
     return [
         r.revision if isinstance(r, Digest) else r[0] if isinstance(r, tuple) else repr(r)
         for r in results
     ]
 
 
-def sizes(results: list[filehash.Result]) -> list[int]:
+def sizes(results: list[hashing.Result]) -> list[int]:
     return [
         r.size if isinstance(r, Digest) else r[1] for r in results if not isinstance(r, OSError)
     ]
@@ -35,27 +35,27 @@ def sizes(results: list[filehash.Result]) -> list[int]:
 def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every batch hashed in this process from now on."""
     batches: list[int] = []
-    real = filehash._hash_batch
+    real = hashing._hash_batch
 
-    def counting(batch, known, digests):  # type: ignore[no-untyped-def]
+    def counting(batch, known, buffer):  # type: ignore[no-untyped-def]
         batches.append(len(batch))
-        return real(batch, known, digests)
+        return real(batch, known, buffer)
 
-    monkeypatch.setattr(filehash, "_hash_batch", counting)
+    monkeypatch.setattr(hashing, "_hash_batch", counting)
     return batches
 
 
 async def test_small_medium_large_and_huge_files_get_content_revisions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(filehash, "STREAM_MIN", filehash.CHUNK * 3)  # "huge" without 64 MiB
+    monkeypatch.setattr(hashing, "STREAM_MIN", hashing.CHUNK * 3)  # "huge" without 64 MiB
     files = {
         "small": b"x" * 100,
         "empty": b"",
-        "inline": b"e" * filehash.INLINE_MAX,  # the largest file hashed in its batch
-        "medium": b"m" * (filehash.INLINE_MAX + 1),
-        "large": os.urandom(filehash.CHUNK * 2 + 123),
-        "huge": os.urandom(filehash.CHUNK * 3 + 7),
+        "inline": b"e" * hashing.INLINE_MAX,  # the largest file hashed in its batch
+        "medium": b"m" * (hashing.INLINE_MAX + 1),
+        "large": os.urandom(hashing.CHUNK * 2 + 123),
+        "huge": os.urandom(hashing.CHUNK * 3 + 7),
         "after": b"after the large ones",
     }
     paths = [str(write(tmp_path / name, data)) for name, data in files.items()]
@@ -73,14 +73,14 @@ async def test_larger_files_are_hashed_largest_first_beside_the_batches(
     names = {"a-small": 10, "b-mid": 100_000, "c-big": 3_000_000, "d-mid": 200_000}
     paths = [str(write(tmp_path / name, b"z" * size)) for name, size in names.items()]
     groups: list[list[str]] = []
-    real = filehash._hash_group
+    real = hashing._hash_group
 
     def recording(group):  # type: ignore[no-untyped-def]
         groups.append([os.path.basename(path) for path in group])
         return real(group)
 
-    monkeypatch.setattr(filehash, "_hash_group_async", filehash.aiofiles.os.wrap(recording))
-    monkeypatch.setattr(filehash, "WORKERS", 1)
+    monkeypatch.setattr(hashing, "_hash_group_async", hashing.aiofiles.os.wrap(recording))
+    monkeypatch.setattr(hashing, "WORKERS", 1)
     results = await hash_files(paths)
     assert revisions(results) == [expected(b"z" * size) for size in names.values()]
     # One hop for the three larger files, the largest first.
@@ -88,59 +88,59 @@ async def test_larger_files_are_hashed_largest_first_beside_the_batches(
 
 
 async def test_huge_files_stream_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(filehash, "STREAM_MIN", filehash.CHUNK)
-    data = os.urandom(filehash.CHUNK * 3 + 1)
+    monkeypatch.setattr(hashing, "STREAM_MIN", hashing.CHUNK)
+    data = os.urandom(hashing.CHUNK * 3 + 1)
     path = write(tmp_path / "big", data)
     chunks: list[int] = []
-    real = filehash._hash_chunk
+    real = hashing._hash_chunk
 
     def counting(fd, buffer, h):  # type: ignore[no-untyped-def]
         count = real(fd, buffer, h)
         chunks.append(count)
         return count
 
-    monkeypatch.setattr(filehash, "_hash_chunk_async", filehash.aiofiles.os.wrap(counting))
+    monkeypatch.setattr(hashing, "_hash_chunk_async", hashing.aiofiles.os.wrap(counting))
     [result] = await hash_files([str(path)])
     assert isinstance(result, Digest)
     assert result.revision == expected(data)
-    assert chunks == [filehash.CHUNK] * 3 + [1, 0]  # never the whole file at once
+    assert chunks == [hashing.CHUNK] * 3 + [1, 0]  # never the whole file at once
 
 
 async def test_file_that_grew_is_hashed_whole(tmp_path: Path) -> None:
     path = write(tmp_path / "f", b"x" * 10)
     with path.open("ab") as out:
-        out.write(b"y" * (filehash.CHUNK + 5))
+        out.write(b"y" * (hashing.CHUNK + 5))
     [result] = await hash_files([str(path)])
     assert isinstance(result, Digest)
     assert result.revision == expected(path.read_bytes())
 
 
 async def test_many_files_are_batched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(filehash, "BATCH_FILES", 256)
+    monkeypatch.setattr(hashing, "BATCH_FILES", 256)
     paths = [str(write(tmp_path / f"f{i}", f"file {i}")) for i in range(600)]
     batches = count_batches(monkeypatch)
     results = await hash_files(paths)
     assert revisions(results) == [expected(f"file {i}".encode()) for i in range(600)]
     # One thread hop per batch, not per file; a small first batch, so the
     # hashers of larger files start early.
-    assert batches == [filehash.FIRST_BATCH_FILES, 256, 256, 600 - 512 - filehash.FIRST_BATCH_FILES]
+    assert batches == [hashing.FIRST_BATCH_FILES, 256, 256, 600 - 512 - hashing.FIRST_BATCH_FILES]
 
 
 async def test_files_known_to_the_cache_are_checked_in_larger_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(filehash, "BATCH_FILES", 100)
-    monkeypatch.setattr(filehash, "CACHED_BATCH_FILES", 400)
+    monkeypatch.setattr(hashing, "BATCH_FILES", 100)
+    monkeypatch.setattr(hashing, "CACHED_BATCH_FILES", 400)
     paths = [str(write(tmp_path / f"f{i}", f"file {i}")) for i in range(600)]
     batches = count_batches(monkeypatch)
     cache = RevisionCache()
     first = await hash_files(paths, cache)
     cache.replace({p: d for p, d in zip(paths, first, strict=True) if isinstance(d, Digest)})
-    assert batches == [filehash.FIRST_BATCH_FILES] + [100] * 5 + [600 - 500 - 64]
+    assert batches == [hashing.FIRST_BATCH_FILES] + [100] * 5 + [600 - 500 - 64]
     batches.clear()
     again = await hash_files(paths, cache)
     assert revisions(again) == revisions(first)
-    assert batches == [filehash.FIRST_BATCH_FILES, 400, 600 - 400 - filehash.FIRST_BATCH_FILES]
+    assert batches == [hashing.FIRST_BATCH_FILES, 400, 600 - 400 - hashing.FIRST_BATCH_FILES]
 
 
 async def test_vanished_file_is_returned_as_its_error(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ async def test_a_device_is_refused_after_one_read(device: str) -> None:
 async def test_cache_skips_unchanged_files_but_rereads_racy_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[str]
 ) -> None:
-    monkeypatch.setattr(filehash, "RACY_NS", 200_000_000)
+    monkeypatch.setattr(hashing, "RACY_NS", 200_000_000)
     old = str(write(tmp_path / "old", b"old"))
     await asyncio.sleep(0.3)  # `old` is now outside the (shortened) racy window
     fresh = str(write(tmp_path / "fresh", b"fresh"))
@@ -189,13 +189,13 @@ async def test_cache_skips_unchanged_files_but_rereads_racy_ones(
     assert revisions(third)[0] == expected(b"new")
 
 
-def stat_of(size: int, mtime: int, ctime: int, inode: int) -> filehash.Stamp:
+def stat_of(size: int, mtime: int, ctime: int, inode: int) -> hashing.Stamp:
     return (size, mtime, ctime, inode)
 
 
 def test_first_trust_needs_the_size_and_both_times_older_than_the_read() -> None:
-    now = 10 * filehash.RACY_NS
-    old = now - 2 * filehash.RACY_NS
+    now = 10 * hashing.RACY_NS
+    old = now - 2 * hashing.RACY_NS
     recent = now - 1000
     assert not Digest("r", 1, now).unchanged(stat_of(2, old, old, 7))  # resized
     assert not Digest("r", 1, now).unchanged(stat_of(1, recent, old, 7))  # racy mtime
@@ -206,8 +206,8 @@ def test_first_trust_needs_the_size_and_both_times_older_than_the_read() -> None
 
 
 def test_once_trusted_the_stat_must_match_exactly() -> None:
-    now = 10 * filehash.RACY_NS
-    old = now - 2 * filehash.RACY_NS
+    now = 10 * hashing.RACY_NS
+    old = now - 2 * hashing.RACY_NS
     digest = Digest("r", 1, now)
     assert digest.unchanged(stat_of(1, old, old, 7))
     assert digest.unchanged(stat_of(1, old, old, 7))
@@ -218,3 +218,48 @@ def test_once_trusted_the_stat_must_match_exactly() -> None:
 
 def test_revision_of_is_truncated_sha256() -> None:
     assert revision_of(b"abc") == hashlib.sha256(b"abc").hexdigest()[:32]
+
+
+async def test_no_computation_starts_a_child_process(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import subprocess
+    import warnings
+
+    started: list[str] = []
+
+    def refuse(name: str):  # type: ignore[no-untyped-def]
+        def spawn(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started.append(name)
+            raise AssertionError(f"{name} was called")
+
+        return spawn
+
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "spawnv", "execv"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, refuse(f"os.{name}"))
+    monkeypatch.setattr(subprocess, "Popen", refuse("subprocess.Popen"))
+    for debug in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            app, appcache = make_app(debug=debug, APPCACHE_HASH_HELPER=True)
+        folder = Path(app.root_path) / "many"
+        for index in range(1500):  # the helper process used to start at 1,000 files
+            write(folder / f"d{index % 30}" / f"f{index}.txt", f"file {index}")
+        appcache.add_folder(folder, base="/many")
+        await appcache.hash()
+        await appcache.hash()
+        if not debug:
+            await appcache.finalize()
+    assert started == []
+
+
+def test_the_helper_setting_is_deprecated_and_ignored_on_both_adapters(
+    make_app: AppFactory, make_starlette: object
+) -> None:
+    with pytest.warns(DeprecationWarning, match=r"APPCACHE_HASH_HELPER is deprecated and ignored"):
+        make_app(APPCACHE_HASH_HELPER=False)
+    with pytest.warns(
+        DeprecationWarning, match=r"Appcache\(hash_helper=\.\.\.\) is deprecated and ignored"
+    ):
+        make_starlette(hash_helper=False)  # type: ignore[operator]

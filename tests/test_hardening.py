@@ -241,12 +241,12 @@ async def test_os_errors_other_than_vanishing_are_clear_errors_in_debug(
 ) -> None:
     app, appcache = make_app(debug=True)
     appcache.add_folder("static")
-    from quart_appcache import filehash
+    from quart_appcache import hashing
 
     def denied(path: str):  # type: ignore[no-untyped-def]
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(filehash, "_open", denied)
+    monkeypatch.setattr(hashing, "_open", denied)
     response = await app.test_client().get("/manifest.appcache")
     assert response.status_code == 500
     body = (await response.get_data()).decode()

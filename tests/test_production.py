@@ -10,7 +10,7 @@ import pytest
 from quart import Quart
 from quart.testing.app import LifespanError
 
-from quart_appcache import Appcache, BuildError, filehash
+from quart_appcache import Appcache, BuildError, hashing
 from quart_appcache.build import RECORD
 
 from .conftest import AppFactory, parse_manifest, write
@@ -210,7 +210,7 @@ async def test_debug_sees_created_changed_and_deleted_files(make_app: AppFactory
 async def test_debug_does_not_read_unchanged_files_again(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, opened: list[str]
 ) -> None:
-    monkeypatch.setattr(filehash, "RACY_NS", 100_000_000)
+    monkeypatch.setattr(hashing, "RACY_NS", 100_000_000)
     app, appcache = make_app(debug=True)
     appcache.add_folder("static")
     await asyncio.sleep(0.2)  # every file is now older than the (shortened) racy window

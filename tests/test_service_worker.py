@@ -18,7 +18,7 @@ import pytest
 from quart import Quart
 
 from quart_appcache import Appcache
-from quart_appcache.filehash import revision_of
+from quart_appcache.hashing import revision_of
 
 from .conftest import AppFactory, write
 

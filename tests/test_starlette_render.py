@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from quart_appcache.filehash import revision_of
+from quart_appcache.hashing import revision_of
 from quart_appcache.starlette import Appcache, FetchError
 
 from .starlette_apps import client

@@ -18,7 +18,7 @@ from quart import Quart
 from quart_appcache import Appcache, ConfigError
 from quart_appcache import own as own_module
 from quart_appcache.build import RECORD
-from quart_appcache.filehash import revision_of
+from quart_appcache.hashing import revision_of
 
 from .conftest import AppFactory, write
 

@@ -55,7 +55,7 @@ class Appcache(AppcacheBase[Starlette]):
         precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
         runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
-        build_check, hash_helper: the
+        build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see the
             README's table); ``build_dir=None`` reads no build at startup.
         debug: debug mode (stay live, never finalize at startup); default
@@ -96,7 +96,7 @@ class Appcache(AppcacheBase[Starlette]):
         icons_url: str = DEFAULTS["APPCACHE_ICONS_URL"],
         build_dir: str | os.PathLike[str] | None = None,
         build_check: str = DEFAULTS["APPCACHE_BUILD_CHECK"],
-        hash_helper: bool = DEFAULTS["APPCACHE_HASH_HELPER"],
+        hash_helper: bool | None = None,
         debug: bool | None = None,
         base_dir: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -128,8 +128,9 @@ class Appcache(AppcacheBase[Starlette]):
             "APPCACHE_ICONS_URL": icons_url,
             "APPCACHE_BUILD_DIR": build_dir,
             "APPCACHE_BUILD_CHECK": build_check,
-            "APPCACHE_HASH_HELPER": hash_helper,
         }
+        if hash_helper is not None:  # deprecated: warned about, then ignored
+            config["APPCACHE_HASH_HELPER"] = hash_helper
         if debug is not None and not isinstance(debug, bool):
             raise ConfigError(f"Appcache(debug=...) is {debug!r}; give True, False or None.")
         if base_dir is not None and not isinstance(base_dir, str | os.PathLike):
