@@ -4,9 +4,10 @@ Declare which URLs an app needs offline; the extension versions their content
 and serves an AppCache manifest, a Workbox-format precache manifest and a
 generated service worker.
 
-``from quart_appcache import Appcache`` is the Quart adapter, imported only
-when asked for, so that ``quart_appcache.starlette`` works where Quart is not
-installed. The errors are shared by both adapters.
+``from quart_appcache import Appcache`` is the Quart adapter
+(:mod:`quart_appcache.quart`), imported only when asked for, so that
+``quart_appcache.starlette`` works where Quart is not installed.
+The errors are shared by both adapters.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .extension import Appcache, get_appcache
+    from .quart import Appcache, get_appcache
 
 __all__ = [
     "Appcache",
@@ -53,7 +54,7 @@ _QUART_ADAPTER = ("Appcache", "get_appcache")
 
 def __getattr__(name: str) -> Any:
     if name in _QUART_ADAPTER:
-        from . import extension
+        from . import quart
 
-        return getattr(extension, name)
+        return getattr(quart, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

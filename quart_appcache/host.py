@@ -1,6 +1,6 @@
 """The host interface: what the framework-free core needs from a web framework.
 
-Each adapter (Quart in :mod:`quart_appcache.extension`, Starlette and FastAPI
+Each adapter (Quart in :mod:`quart_appcache.quart`, Starlette and FastAPI
 in :mod:`quart_appcache.starlette`) implements it for one app. The core asks
 it for the app's folder, its debug flag, its templates and an in-process
 render of a URL, and nothing else; routes, headers and startup hooks stay in

@@ -25,26 +25,14 @@ class Blocker:
 sys.meta_path.insert(0, Blocker(BLOCKED))
 """
 
-CORE = [
-    "build",
-    "bundle",
-    "cli",
-    "collect",
-    "config",
-    "digest",
-    "entries",
-    "errors",
-    "hashing",
-    "clash",
-    "host",
-    "render",
-    "serving",
-    "site",
-    "tasks",
-    "tracked",
-    "urls",
-    "walk",
-]
+# Every module of the package but the two adapters: a module added later is
+# checked too.
+CORE = sorted(
+    path.stem
+    for path in (REPO / "quart_appcache").glob("*.py")
+    if path.stem not in ("__init__", "__main__")
+)
+ADAPTERS = ("quart", "starlette")
 
 
 def run(blocked: list[str], code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -56,6 +44,12 @@ def run(blocked: list[str], code: str, tmp_path: Path) -> subprocess.CompletedPr
         text=True,
         timeout=60,
     )
+
+
+def test_the_adapters_are_the_only_subpackages() -> None:
+    packages = sorted(path.parent.name for path in (REPO / "quart_appcache").glob("*/__init__.py"))
+    assert packages == sorted(ADAPTERS)
+    assert "extension" not in CORE  # the Quart adapter lives in quart_appcache/quart/
 
 
 def test_the_core_imports_neither_framework(tmp_path: Path) -> None:
@@ -134,3 +128,9 @@ def test_the_starlette_adapter_without_starlette_names_the_extra(tmp_path: Path)
     done = run(["starlette"], "import quart_appcache.starlette", tmp_path)
     assert done.returncode == 1
     assert "pip install 'quart-appcache[starlette]'" in done.stderr
+
+
+def test_the_quart_adapter_without_quart_names_the_extra(tmp_path: Path) -> None:
+    done = run(["quart"], "from quart_appcache import Appcache", tmp_path)
+    assert done.returncode == 1
+    assert "pip install 'quart-appcache[quart]'" in done.stderr

@@ -14,22 +14,19 @@ from typing import Any
 
 from markupsafe import Markup
 from quart import Quart, Response, current_app, has_app_context, has_request_context, request
-from quart.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
-from .api import AppcacheBase
-from .clash import check_unrouted
-from .cli import output_option, run_build, run_show, traceback_option
-from .config import Settings
-from .errors import AppcacheError, ConfigError, NotInitializedError
-from .inprocess import install as install_renderer_hooks
-from .inprocess import is_render
-from .quart_host import QuartHost
-from .render import sw_registration
-from .serving import ArtifactName, Reply, gone, not_found, reply_for, unavailable
-from .site import Site
-from .tracked import cache_control_for_tracked, request_key
-from .urls import url_prefix
+from ..api import AppcacheBase
+from ..clash import check_unrouted
+from ..config import Settings
+from ..errors import AppcacheError, ConfigError, NotInitializedError
+from ..render import sw_registration
+from ..serving import ArtifactName, Reply, gone, not_found, reply_for, unavailable
+from ..site import Site
+from ..tracked import cache_control_for_tracked, request_key
+from ..urls import url_prefix
+from .cli import cli_group
+from .host import QuartHost, install_render_hooks, is_render
 
 __all__ = ["Appcache", "get_appcache"]
 
@@ -82,13 +79,13 @@ class Appcache(AppcacheBase[Quart]):
             host = "<appcache_host>" if app.url_map.host_matching else None
             app.add_url_rule(route.rule, route.endpoint, route.view, methods=["GET"], host=host)
         check_unrouted(site, _route_for(app))
-        install_renderer_hooks(app)
+        install_render_hooks(app)
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
         app.add_template_global(_manifest_url_global(settings), "appcache_manifest_url")
         app.add_template_global(_sw_script_global(settings), "appcache_sw_script")
         app.add_template_global(_head_global(site), "appcache_head")
-        app.cli.add_command(_cli_group(site))
+        app.cli.add_command(cli_group(site))
         app.extensions[EXTENSION_KEY] = self
         self._register(app, site)
 
@@ -285,22 +282,3 @@ def _sw_script_global(settings: Settings) -> Any:
         return sw_registration(settings, _prefix())
 
     return appcache_sw_script
-
-
-def _cli_group(site: Site) -> AppGroup:
-    group = AppGroup("appcache", help="Build or inspect the offline bundle (quart_appcache).")
-
-    @group.command("build")
-    @output_option
-    @traceback_option
-    def build(output: str | None, show_traceback: bool) -> None:
-        """Compute the bundle once and write every artifact for deployment."""
-        run_build(site, output, show_traceback)
-
-    @group.command("show")
-    @traceback_option
-    def show(show_traceback: bool) -> None:
-        """List the tracked URLs with their sizes and revisions, and the version."""
-        run_show(site, show_traceback)
-
-    return group

@@ -2,21 +2,27 @@
 
 It holds the app weakly: an app that is no longer referenced is freed even
 while its ``Appcache`` lives on (a module-level extension used by app
-factories and test suites).
+factories and test suites). Renders are plain ASGI requests into the app
+(:mod:`quart_appcache.asgi_render`); when Quart turns a view's exception into
+a 500, the exception is only visible to the ``got_request_exception`` signal,
+so :func:`install_render_hooks` records it in the render's scope marker and
+the error can name its type.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import jinja2
-from quart import Quart
+from quart import Quart, got_request_exception, request
 
-from .config import Settings
-from .host import AppHost
+from ..asgi_render import RENDER_KEY, is_render_scope
+from ..config import Settings
+from ..host import AppHost
 
-__all__ = ["QuartHost"]
+__all__ = ["QuartHost", "install_render_hooks", "is_render"]
 
 
 class QuartHost(AppHost[Quart]):
@@ -111,3 +117,19 @@ async def _startup(app: Quart) -> None:
     app.while_serving_gens = [
         gen.gen if isinstance(gen, _Watched) else gen for gen in app.while_serving_gens
     ]
+
+
+def is_render() -> bool:
+    """Whether the request being handled is one of our in-process renders."""
+    return is_render_scope(request.scope)
+
+
+async def _record_exception(sender: Quart, exception: BaseException, **_: Any) -> None:
+    marker = (request.scope.get("extensions") or {}).get(RENDER_KEY)
+    if isinstance(marker, dict):
+        marker["exception"] = exception
+
+
+def install_render_hooks(app: Quart) -> None:
+    """Register the hook that lets renders of ``app`` name the exception of a 500."""
+    got_request_exception.connect(_record_exception, app, weak=False)
