@@ -43,13 +43,13 @@ from typing import Any
 
 import aiofiles
 
+from .artifacts import BY_NAME, OWN_FOLDER, REGISTRY, RENDERED, build_files
 from .bundle import Snapshot
 from .collect import Entry, FileEntry, OwnEntry
 from .digest import Revision
 from .errors import BuildError
 from .fingerprint import differing
 from .hashing import Digest, Hashed
-from .icons import ICONS
 from .serving import Artifact
 
 __all__ = [
@@ -67,27 +67,16 @@ __all__ = [
 
 RECORD = "appcache.json"
 FORMAT = 3
-FILES = {
-    "manifest": "manifest.appcache",
-    "precache": "precache-manifest.json",
-    "sw": "sw.js",
-}
-OWN_FOLDER = "own"
-# The extension's own files by content type; icons keep their fixed names.
+# The file of each rendered artifact, and of the extension's own files by
+# content type (icons keep their names under own/): all from the registry.
+FILES: dict[str, str] = {name: BY_NAME[name].build_file for name in RENDERED}
 OWN_FILES = {
-    "text/javascript": f"{OWN_FOLDER}/appcache.js",
-    "application/manifest+json": f"{OWN_FOLDER}/manifest.webmanifest",
+    spec.mimetype.partition(";")[0]: spec.build_file
+    for spec in REGISTRY
+    if not spec.rendered and not spec.folder
 }
 # Every name a build may hold: a record naming anything else is refused.
-ALLOWED = frozenset(
-    name + suffix
-    for name in (
-        *FILES.values(),
-        *OWN_FILES.values(),
-        *(f"{OWN_FOLDER}/{icon.name}" for icon in ICONS),
-    )
-    for suffix in ("", ".gz")
-)
+ALLOWED = build_files()
 
 
 @dataclass(frozen=True)

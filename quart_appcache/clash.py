@@ -11,47 +11,14 @@ frameworks, at ``init_app`` and again at startup. No framework imports.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .icons import ICONS
 
 if TYPE_CHECKING:
     from .site import Site
 
-__all__ = ["Served", "check_unrouted", "served_urls"]
-
-# The setting that chooses each artifact's URL.
-ARTIFACT_KEYS = {
-    "manifest": "APPCACHE_URL",
-    "precache": "APPCACHE_PRECACHE_URL",
-    "sw": "APPCACHE_SW_URL",
-}
-
-
-@dataclass(frozen=True)
-class Served:
-    """A URL the extension serves, and the setting (and its value) that put it there."""
-
-    url: str
-    key: str
-    value: str
-
-
-def served_urls(site: Site) -> list[Served]:
-    """Every URL the extension serves for this app."""
-    served = [Served(url, ARTIFACT_KEYS[name], url) for name, url in site.urls.items()]
-    own = site.own
-    if own.client_url is not None:
-        served.append(Served(own.client_url, "APPCACHE_SW_CLIENT_URL", own.client_url))
-    if own.manifest_url is not None:
-        served.append(Served(own.manifest_url, "APPCACHE_WEB_MANIFEST_URL", own.manifest_url))
-    if own.icon_path is not None:
-        base = site.settings.icons_url
-        served += [Served(base + icon.name, "APPCACHE_ICONS_URL", base) for icon in ICONS]
-    return served
-
+__all__ = ["check_unrouted"]
 
 def check_unrouted(site: Site, route_for: Callable[[str], str | None]) -> None:
     """Refuse an app route on any URL the extension serves.
@@ -65,7 +32,7 @@ def check_unrouted(site: Site, route_for: Callable[[str], str | None]) -> None:
     Raises:
         ConfigError: naming the setting, the URL and the app's route.
     """
-    for served in served_urls(site):
+    for served in site.served:
         route = route_for(served.url)
         if route is None:
             continue

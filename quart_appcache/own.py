@@ -23,6 +23,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from .artifacts import BY_NAME
 from .colors import parse_css_color
 from .config import Settings
 from .entries import OwnEntry
@@ -34,9 +35,9 @@ from .webapp import manifest_json
 __all__ = ["OwnArtifacts"]
 
 MIMETYPES = {
-    "client": "text/javascript; charset=utf-8",
-    "manifest": "application/manifest+json",
-    "icon": "image/png",
+    "client": BY_NAME["client"].mimetype,
+    "manifest": BY_NAME["web_manifest"].mimetype,
+    "icon": BY_NAME["icons"].mimetype,
 }
 WHITE = (255, 255, 255)
 
@@ -97,14 +98,6 @@ class OwnArtifacts:
         if icons is None:
             return None
         return f"{self.settings.icons_url}{name}?v={icons.token}"
-
-    def serves(self, path: str) -> bool:
-        """Whether a request path (no query) is one of these artifacts."""
-        if path in (self.client_url, self.manifest_url):
-            return True
-        if self._icons is not None and path.startswith(self.settings.icons_url):
-            return path[len(self.settings.icons_url) :] in {spec.name for spec in ICONS}
-        return False
 
     @property
     def token(self) -> str | None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup, escape
@@ -23,6 +23,9 @@ from .config import Settings
 from .digest import Revision, tracked_only
 from .errors import TemplateError
 from .runtime import rules_json
+
+if TYPE_CHECKING:
+    from .site import Site
 
 __all__ = [
     "PACKAGE_TEMPLATES",
@@ -34,6 +37,7 @@ __all__ = [
     "render_template",
     "sw_context",
     "sw_registration",
+    "template_globals",
     "template_source",
 ]
 
@@ -252,3 +256,36 @@ def sw_registration(settings: Settings, prefix: str = "") -> Markup:
         attributes["data-unregister"] = "true"
     shown = " ".join(f'{name}="{escape(value)}"' for name, value in attributes.items())
     return Markup(f"<script {shown} defer></script>")
+
+
+def template_globals(
+    site_of: Callable[[jinja2.runtime.Context], Site],
+    prefix_of: Callable[[jinja2.runtime.Context], str],
+) -> dict[str, Callable[..., Any]]:
+    """The template globals both adapters install, by name.
+
+    Args:
+        site_of: the app's appcache state, from the template's context.
+        prefix_of: the URL prefix of the request being rendered, from it.
+    """
+
+    @jinja2.pass_context
+    def appcache_manifest_url(context: jinja2.runtime.Context) -> str:
+        """The AppCache manifest's URL, under the request's URL prefix."""
+        return prefix_of(context) + site_of(context).settings.url
+
+    @jinja2.pass_context
+    def appcache_sw_script(context: jinja2.runtime.Context) -> Markup:
+        """The ``<script>`` of the page client, which registers the service worker."""
+        return sw_registration(site_of(context).settings, prefix_of(context))
+
+    @jinja2.pass_context
+    def appcache_head(context: jinja2.runtime.Context) -> Markup:
+        """The web app manifest link, theme colour, icons and the page client's script."""
+        return site_of(context).own.head(prefix_of(context))
+
+    return {
+        "appcache_manifest_url": appcache_manifest_url,
+        "appcache_sw_script": appcache_sw_script,
+        "appcache_head": appcache_head,
+    }

@@ -1,7 +1,8 @@
 """Answering a request for an artifact: bytes, strong ETag, 304, HEAD, gzip.
 
-Both adapters turn a :class:`Reply` into their framework's response, so the
-HTTP rules live in one place. No framework imports.
+:func:`answer` is the one request handler of both adapters: each turns the
+:class:`Reply` into its framework's response, so the HTTP rules, the error
+log and the fallback text live in one place. No framework imports.
 """
 
 from __future__ import annotations
@@ -9,14 +10,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING
+
+from .artifacts import BY_NAME, ArtifactName
+from .errors import AppcacheError
+from .urls import url_prefix
+
+if TYPE_CHECKING:
+    from .site import Site
 
 __all__ = [
-    "MIMETYPES",
     "Artifact",
-    "ArtifactName",
     "Reply",
     "accepts_gzip",
+    "answer",
     "etag_matches",
     "gone",
     "gzip_bytes",
@@ -25,13 +32,6 @@ __all__ = [
     "unavailable",
 ]
 
-ArtifactName = Literal["manifest", "precache", "sw"]
-
-MIMETYPES: dict[ArtifactName, str] = {
-    "manifest": "text/cache-manifest; charset=utf-8",
-    "precache": "application/json",
-    "sw": "text/javascript; charset=utf-8",
-}
 ETAG_CHARS = 32  # 128 bits: collisions are not a concern, and headers stay short
 COMPRESSIBLE = ("text/", "application/json", "application/manifest+json")
 
@@ -77,7 +77,7 @@ class Artifact:
     @classmethod
     def of(cls, name: ArtifactName, body: bytes) -> Artifact:
         """Tag ``body`` with a digest of its bytes (hashes: run it off the event loop)."""
-        return cls.own(body, MIMETYPES[name])
+        return cls.own(body, BY_NAME[name].mimetype)
 
     @classmethod
     def own(cls, body: bytes, mimetype: str) -> Artifact:
@@ -179,3 +179,60 @@ def unavailable(message: str) -> Reply:
         ("Cache-Control", "no-store"),
     )
     return Reply(500, headers, body)
+
+
+UNAVAILABLE = "The offline bundle is unavailable."
+
+
+async def answer(
+    site: Site,
+    path: str,
+    *,
+    method: str,
+    root_path: str,
+    if_none_match: str | None,
+    accept_encoding: str | None,
+) -> Reply | None:
+    """The answer to a request for one of the extension's URLs, or ``None``.
+
+    Args:
+        site: the app's appcache state.
+        path: the path asked for on the app, without its URL prefix.
+        method: the request's method.
+        root_path: the request's ASGI ``root_path`` (its URL prefix).
+        if_none_match, accept_encoding: the request's headers of those names.
+
+    Returns:
+        ``None`` when ``path`` is none of the extension's URLs. Otherwise GET
+        and HEAD get the artifact (304 on a matching ETag), other methods
+        405, the kill switch 410, an icon name that is not one 404, and an
+        artifact that cannot be computed 500 (browsers keep the cache they
+        have), its reason logged once and shown only in debug mode.
+    """
+    served = site.serves(path)
+    if served is None:
+        return None
+    if method not in ("GET", "HEAD"):
+        return Reply(405, (("Allow", "GET, HEAD"), ("Content-Length", "0")), b"")
+    spec = BY_NAME[served]
+    if spec.gone_when_killed and site.settings.sw_unregister:
+        return gone()
+    prefix = url_prefix(root_path)
+    try:
+        artifact = (
+            await site.artifact(served, prefix) if spec.rendered else await site.own_artifact(path)
+        )
+    except AppcacheError as error:
+        site.report(error)
+        return unavailable(str(error) if site.host.debug else UNAVAILABLE)
+    if artifact is None:
+        return not_found()
+    extra = {"Service-Worker-Allowed": prefix + "/"} if served == "sw" else None
+    return reply_for(
+        artifact,
+        method=method,
+        if_none_match=if_none_match,
+        accept_encoding=accept_encoding,
+        extra=extra,
+    )
+

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from .artifacts import BY_NAME, RENDERED, ArtifactName, Served, served_urls
 from .build import (
     check_contents,
     check_fingerprint,
@@ -50,22 +51,13 @@ from .render import (
     render_template,
     sw_context,
 )
-from .serving import Artifact, ArtifactName
+from .serving import Artifact
 from .tracked import Tracked
 
-__all__ = ["URL_KEYS", "Frozen", "Site", "StartupMode"]
+__all__ = ["Frozen", "Site", "StartupMode"]
 
-URL_KEYS: dict[ArtifactName, str] = {
-    "manifest": "APPCACHE_URL",
-    "precache": "APPCACHE_PRECACHE_URL",
-    "sw": "APPCACHE_SW_URL",
-}
 # The worker served while the kill switch (APPCACHE_SW_UNREGISTER) is on.
 UNREGISTER_TEMPLATE = "sw-unregister.js"
-TEMPLATE_KEYS: dict[ArtifactName, str] = {
-    "manifest": "APPCACHE_TEMPLATE",
-    "sw": "APPCACHE_SW_TEMPLATE",
-}
 # Artifacts rendered for URL prefixes other than the app's root are kept per
 # prefix; a server has one or two, so a small bound only guards memory.
 PREFIXES_KEPT = 16
@@ -121,6 +113,9 @@ class Site:
             if settings.build_dir is not None
             else None
         )
+        # Every URL the extension serves for this app (the registry's entries that are on).
+        self.served: list[Served] = served_urls(settings, icons=self.own.icon_path is not None)
+        self._serving = {item.url: item.name for item in self.served}
         # The CLI computes by itself after the app's startup; it says so here.
         self.startup_mode: StartupMode = "serve"
         self._frozen: Frozen | None = None
@@ -149,18 +144,13 @@ class Site:
 
     @property
     def urls(self) -> dict[ArtifactName, str]:
-        """The URL of each artifact this app serves (those not set to ``None``)."""
-        settings = self.settings
-        urls: dict[ArtifactName, str | None] = {
-            "manifest": settings.url,
-            "precache": settings.precache_url,
-            "sw": settings.sw_url,
-        }
+        """The URL of each rendered artifact this app serves (those not set to ``None``)."""
+        urls = {name: getattr(self.settings, BY_NAME[name].setting) for name in RENDERED}
         return {name: url for name, url in urls.items() if url is not None}
 
-    def gone(self, name: ArtifactName) -> bool:
-        """Whether the kill switch answers ``410 Gone`` for this artifact."""
-        return self.settings.sw_unregister and name in ("manifest", "precache")
+    def serves(self, path: str) -> ArtifactName | None:
+        """Which artifact a request path (no query, no URL prefix) asks for, if any."""
+        return self._serving.get(path)
 
     async def own_artifact(self, path: str) -> Artifact | None:
         """What the extension serves itself at ``path`` (page client, web app
@@ -398,7 +388,7 @@ class Site:
             recent = (key, asyncio.ensure_future(work))
             self._rendered.pop(slot, None)
             self._rendered[slot] = recent
-            while len(self._rendered) > PREFIXES_KEPT * len(URL_KEYS):
+            while len(self._rendered) > PREFIXES_KEPT * len(RENDERED):
                 del self._rendered[next(iter(self._rendered))]
         return await asyncio.shield(recent[1])
 
@@ -425,13 +415,11 @@ class Site:
         settings = self.settings
         if name == "sw" and settings.sw_unregister:
             return load_template(None, UNREGISTER_TEMPLATE, "APPCACHE_SW_UNREGISTER")
-        if name == "manifest":
-            key = settings.names.name(TEMPLATE_KEYS[name])
-            return load_template(self.host.templates(), settings.template, key)
-        if name == "sw":
-            key = settings.names.name(TEMPLATE_KEYS[name])
-            return load_template(self.host.templates(), settings.sw_template, key)
-        return None
+        template_key = BY_NAME[name].template_key
+        if template_key is None:
+            return None
+        chosen = settings.template if name == "manifest" else settings.sw_template
+        return load_template(self.host.templates(), chosen, settings.names.name(template_key))
 
     async def _render(
         self, name: ArtifactName, listing: Listing, template: jinja2.Template | None
@@ -446,7 +434,7 @@ class Site:
             )
             # App templates may call url_for() and friends: they may need an app context.
             async with self.host.template_scope():
-                key = self.settings.names.name(TEMPLATE_KEYS[name])
+                key = self.settings.names.name(str(BY_NAME[name].template_key))
                 text = await render_template(template, context, key)
         return await asyncio.to_thread(Artifact.of, name, text.encode("utf-8"))
 

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from quart_appcache import site as site_module
+from quart_appcache.artifacts import RENDERED
 from quart_appcache.render import Listing
 
 from .conftest import StarletteFactory, parse_manifest, write
@@ -90,7 +91,7 @@ async def test_a_flood_of_prefixes_renders_each_artifact_once_and_keeps_a_bounde
                 assert f"/t{number}/static/app.js" in response.text
     # One render per template, under the marker, whatever the prefixes.
     assert sorted(renders) == ["manifest.appcache", "sw.js"]
-    assert len(site._rendered) <= site_module.PREFIXES_KEPT * len(site_module.URL_KEYS)
+    assert len(site._rendered) <= site_module.PREFIXES_KEPT * len(RENDERED)
 
 
 async def test_an_apps_own_worker_template_renders_per_prefix_within_the_bound(
@@ -110,4 +111,4 @@ async def test_an_apps_own_worker_template_renders_per_prefix_within_the_bound(
         for number in range(40):
             await http.get(f"/t{number}/sw.js")
     assert renders.count("sw.js") == 41
-    assert len(site._rendered) <= site_module.PREFIXES_KEPT * len(site_module.URL_KEYS)
+    assert len(site._rendered) <= site_module.PREFIXES_KEPT * len(RENDERED)

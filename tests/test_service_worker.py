@@ -496,19 +496,21 @@ async def test_disabled_urls_are_not_routed(make_app: AppFactory) -> None:
 async def test_registration_snippet(make_app: AppFactory) -> None:
     app, _ = make_app(APPCACHE_SW_URL="/static-sw.js", APPCACHE_SW_UPDATE_INTERVAL=600)
     async with app.app_context():
-        snippet = str(app.jinja_env.globals["appcache_sw_script"]())  # type: ignore[operator]
+        snippet = await app.jinja_env.from_string("{{ appcache_sw_script() }}").render_async()
         # No inline script: it works under Content-Security-Policy script-src 'self'.
         assert snippet == (
             '<script src="/appcache.js" data-sw="/static-sw.js" data-scope="/" '
             'data-update-interval="600" defer></script>'
         )
-        assert app.jinja_env.globals["appcache_manifest_url"]() == "/manifest.appcache"  # type: ignore[operator]
+        url = await app.jinja_env.from_string("{{ appcache_manifest_url() }}").render_async()
+        assert url == "/manifest.appcache"
     for off_config in ({"APPCACHE_SW_URL": None}, {"APPCACHE_SW_CLIENT_URL": None}):
         off, _ = make_app(**off_config)
-        assert str(off.jinja_env.globals["appcache_sw_script"]()) == ""  # type: ignore[operator]
+        rendered = await off.jinja_env.from_string("{{ appcache_sw_script() }}").render_async()
+        assert rendered == ""
     quiet, _ = make_app(APPCACHE_SW_UPDATE_INTERVAL=None, APPCACHE_SW_UNREGISTER=True)
     async with quiet.app_context():
-        snippet = str(quiet.jinja_env.globals["appcache_sw_script"]())  # type: ignore[operator]
+        snippet = await quiet.jinja_env.from_string("{{ appcache_sw_script() }}").render_async()
     assert "data-update-interval" not in snippet
     assert 'data-unregister="true"' in snippet
 

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
 from quart import Quart, Response, current_app, has_app_context, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from ..api import AppcacheBase
+from ..artifacts import BY_NAME
 from ..clash import check_unrouted
 from ..config import Settings
-from ..errors import AppcacheError, ConfigError, NotInitializedError
-from ..render import sw_registration
-from ..serving import ArtifactName, Reply, gone, not_found, reply_for, unavailable
+from ..errors import ConfigError, NotInitializedError
+from ..render import template_globals
+from ..serving import Reply, answer, not_found
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key
 from ..urls import url_prefix
@@ -32,12 +31,8 @@ __all__ = ["Appcache", "get_appcache"]
 
 
 EXTENSION_KEY = "appcache"
+# Our endpoints are "appcache." and the artifact's name in the registry.
 OUR_ENDPOINTS = "appcache."
-ENDPOINTS: dict[ArtifactName, str] = {
-    "manifest": "appcache.manifest",
-    "precache": "appcache.precache",
-    "sw": "appcache.service_worker",
-}
 
 
 class Appcache(AppcacheBase[Quart]):
@@ -74,17 +69,17 @@ class Appcache(AppcacheBase[Quart]):
             app.config, default_build_dir=os.path.join(app.instance_path, "appcache")
         )
         site = Site(QuartHost(app, settings), settings)
-        for route in _routes(site):
-            # A host_matching app routes by host too: ours answer on every host.
-            host = "<appcache_host>" if app.url_map.host_matching else None
-            app.add_url_rule(route.rule, route.endpoint, route.view, methods=["GET"], host=host)
+        view = _view(site)
+        # A host_matching app routes by host too: ours answer on every host.
+        host = "<appcache_host>" if app.url_map.host_matching else None
+        for endpoint, rule in _rules(site).items():
+            app.add_url_rule(rule, endpoint, view, methods=["GET"], host=host)
         check_unrouted(site, _route_for(app))
         install_render_hooks(app)
         app.before_serving(_startup_hook(site))
         app.after_request(_cache_header_hook(site))
-        app.add_template_global(_manifest_url_global(settings), "appcache_manifest_url")
-        app.add_template_global(_sw_script_global(settings), "appcache_sw_script")
-        app.add_template_global(_head_global(site), "appcache_head")
+        for name, function in template_globals(lambda _: site, lambda _: _prefix()).items():
+            app.add_template_global(function, name)
         app.cli.add_command(cli_group(site))
         app.extensions[EXTENSION_KEY] = self
         self._register(app, site)
@@ -115,28 +110,14 @@ def get_appcache(app: Quart | None = None) -> Appcache:
     return extension
 
 
-@dataclass(frozen=True)
-class _Route:
-    """One of the extension's routes: its rule, endpoint and view."""
-
-    rule: str
-    endpoint: str
-    view: Any
-
-
-def _routes(site: Site) -> list[_Route]:
-    routes = [
-        _Route(url, ENDPOINTS[name], _artifact_view(site, name)) for name, url in site.urls.items()
-    ]
-    own = site.own
-    view = _own_view(site)
-    if own.client_url is not None:
-        routes.append(_Route(own.client_url, "appcache.client", view))
-    if own.manifest_url is not None:
-        routes.append(_Route(own.manifest_url, "appcache.web_manifest", view))
-    if own.icon_path is not None:
-        routes.append(_Route(site.settings.icons_url + "<appcache_icon>", "appcache.icons", view))
-    return routes
+def _rules(site: Site) -> dict[str, str]:
+    """Our URL rules, by endpoint: one per artifact (the icons share one rule)."""
+    rules: dict[str, str] = {}
+    for served in site.served:
+        spec = BY_NAME[served.name]
+        rule = served.value + "<appcache_icon>" if spec.folder else served.url
+        rules[OUR_ENDPOINTS + served.name] = rule
+    return rules
 
 
 def _route_for(app: Quart) -> Callable[[str], str | None]:
@@ -172,61 +153,20 @@ def _response(app: Quart, reply: Reply) -> Response:
     return response
 
 
-def _artifact_view(site: Site, name: ArtifactName) -> Any:
-    async def view(**_host: str) -> Response:
+def _view(site: Site) -> Any:
+    async def appcache_artifact(**_parts: str) -> Response:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        prefix = _prefix()
-        if site.gone(name):
-            return _response(app, gone())
-        try:
-            artifact = await site.artifact(name, prefix)
-        except AppcacheError as error:
-            site.report(error)
-            # A 500 makes browsers keep the cache they have.
-            message = str(error) if app.debug else "The offline bundle is unavailable."
-            return _response(app, unavailable(message))
-        extra = {"Service-Worker-Allowed": prefix + "/"} if name == "sw" else None
-        reply = reply_for(
-            artifact,
+        reply = await answer(
+            site,
+            request.path,
             method=request.method,
-            if_none_match=request.headers.get("If-None-Match"),
-            accept_encoding=request.headers.get("Accept-Encoding"),
-            extra=extra,
-        )
-        return _response(app, reply)
-
-    view.__name__ = ENDPOINTS[name].replace(".", "_")
-    return view
-
-
-def _own_view(site: Site) -> Any:
-    async def own(**_kwargs: str) -> Response:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        try:
-            artifact = await site.own_artifact(request.path)
-        except AppcacheError as error:
-            site.report(error)
-            message = str(error) if app.debug else "The offline bundle is unavailable."
-            return _response(app, unavailable(message))
-        if artifact is None:
-            return _response(app, not_found())
-        reply = reply_for(
-            artifact,
-            method=request.method,
+            root_path=request.root_path,
             if_none_match=request.headers.get("If-None-Match"),
             accept_encoding=request.headers.get("Accept-Encoding"),
         )
-        return _response(app, reply)
+        return _response(app, reply or not_found())
 
-    return own
-
-
-def _head_global(site: Site) -> Any:
-    def appcache_head() -> Markup:
-        """The web app manifest link, theme colour, icons and the worker's script."""
-        return site.own.head(_prefix())
-
-    return appcache_head
+    return appcache_artifact
 
 
 def _startup_hook(site: Site) -> Any:
@@ -266,19 +206,3 @@ def _cache_header_hook(site: Site) -> Any:
         return response
 
     return set_cache_headers
-
-
-def _manifest_url_global(settings: Settings) -> Any:
-    def appcache_manifest_url() -> str:
-        """The AppCache manifest's URL, under the request's URL prefix."""
-        return _prefix() + settings.url
-
-    return appcache_manifest_url
-
-
-def _sw_script_global(settings: Settings) -> Any:
-    def appcache_sw_script() -> Markup:
-        """The ``<script>`` that registers the service worker."""
-        return sw_registration(settings, _prefix())
-
-    return appcache_sw_script

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.templating import Jinja2Templates
 
@@ -22,7 +21,7 @@ from ..clash import check_unrouted
 from ..config import DEFAULTS, KeyNames, Settings
 from ..errors import ConfigError, NotInitializedError
 from ..own import OwnArtifacts
-from ..render import sw_registration
+from ..render import template_globals
 from ..site import Site
 from ..urls import url_prefix
 from .host import StarletteHost, app_name
@@ -181,26 +180,8 @@ class Appcache(AppcacheBase[Starlette]):
                 "Jinja2Templates (FastAPI's fastapi.templating.Jinja2Templates is the same)."
             )
         self._templates = templates
-        settings = self.settings
 
-        @jinja2.pass_context
-        def appcache_manifest_url(context: jinja2.runtime.Context) -> str:
-            """The AppCache manifest's URL, under the request's URL prefix."""
-            return _prefix(context) + settings.url
-
-        @jinja2.pass_context
-        def appcache_sw_script(context: jinja2.runtime.Context) -> Markup:
-            """The ``<script>`` that registers the service worker."""
-            return sw_registration(settings, _prefix(context))
-
-        @jinja2.pass_context
-        def appcache_head(context: jinja2.runtime.Context) -> Markup:
-            """The web app manifest link, theme colour, icons and the worker's script."""
-            return self._site_of(context).own.head(_prefix(context))
-
-        templates.env.globals["appcache_manifest_url"] = appcache_manifest_url
-        templates.env.globals["appcache_sw_script"] = appcache_sw_script
-        templates.env.globals["appcache_head"] = appcache_head
+        templates.env.globals.update(template_globals(self._site_of, _prefix))
 
     def _site_of(self, context: jinja2.runtime.Context) -> Site:
         # The app of the request being rendered, else the app most recently initialised.

@@ -18,17 +18,14 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..asgi_render import is_render_scope
 from ..clash import check_unrouted
-from ..errors import AppcacheError
-from ..serving import Reply, gone, not_found, reply_for, unavailable
+from ..serving import Reply, answer
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key, route_path
-from ..urls import url_prefix
 from .host import StarletteHost
 from .routes import route_for
 
@@ -50,7 +47,6 @@ class AppcacheMiddleware:
         self.app = app
         self.site = site
         self.host = host
-        self.artifacts = {url: name for name, url in site.urls.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -62,60 +58,22 @@ class AppcacheMiddleware:
             return
         root_path = scope.get("root_path", "")
         path = route_path(scope["path"], root_path)
-        name = self.artifacts.get(path)
-        if name is not None:
-            await _send_reply(send, await self._artifact_reply(name, scope, root_path))
-            return
-        if self.site.own.serves(path):
-            await _send_reply(send, await self._own_reply(path, scope))
+        reply = await answer(
+            self.site,
+            path,
+            method=scope["method"],
+            root_path=root_path,
+            if_none_match=_header(scope, b"if-none-match"),
+            accept_encoding=_header(scope, b"accept-encoding"),
+        )
+        if reply is not None:
+            await _send_reply(send, reply)
             return
         if scope["method"] in ("GET", "HEAD"):
             tracked = await self.site.tracked_or_none()
             if tracked is not None and request_key(path, scope.get("query_string", b"")) in tracked:
                 send = self._tracked_headers(send)
         await self.app(scope, receive, send)
-
-    async def _artifact_reply(self, name: Any, scope: Scope, root_path: str) -> Reply:
-        method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            return Reply(405, (("Allow", "GET, HEAD"), ("Content-Length", "0")), b"")
-        prefix = url_prefix(root_path)
-        if self.site.gone(name):
-            return gone()
-        try:
-            artifact = await self.site.artifact(name, prefix)
-        except AppcacheError as error:
-            self.site.report(error)
-            # A 500 makes browsers keep the cache they have.
-            debug = self.host.debug
-            return unavailable(str(error) if debug else "The offline bundle is unavailable.")
-        extra = {"Service-Worker-Allowed": prefix + "/"} if name == "sw" else None
-        return reply_for(
-            artifact,
-            method=method,
-            if_none_match=_header(scope, b"if-none-match"),
-            accept_encoding=_header(scope, b"accept-encoding"),
-            extra=extra,
-        )
-
-    async def _own_reply(self, path: str, scope: Scope) -> Reply:
-        method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            return Reply(405, (("Allow", "GET, HEAD"), ("Content-Length", "0")), b"")
-        try:
-            artifact = await self.site.own_artifact(path)
-        except AppcacheError as error:
-            self.site.report(error)
-            debug = self.host.debug
-            return unavailable(str(error) if debug else "The offline bundle is unavailable.")
-        if artifact is None:
-            return not_found()
-        return reply_for(
-            artifact,
-            method=method,
-            if_none_match=_header(scope, b"if-none-match"),
-            accept_encoding=_header(scope, b"accept-encoding"),
-        )
 
     def _tracked_headers(self, send: Send) -> Send:
         debug = self.host.debug
