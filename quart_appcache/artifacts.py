@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from .icons import ICONS
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .settings import Settings
 
 __all__ = [
     "BY_NAME",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_unrouted"]
 
+
 def check_unrouted(site: Site, route_for: Callable[[str], str | None]) -> None:
     """Refuse an app route on any URL the extension serves.
 

@@ -15,8 +15,8 @@ import json
 import jinja2
 
 from . import __version__
-from .config import Settings
 from .render import template_source
+from .settings import Settings
 
 __all__ = ["differing", "fingerprint"]
 

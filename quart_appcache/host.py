@@ -18,8 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import jinja2
 
 from .asgi_render import AsgiRenderer
-from .config import Settings
 from .errors import NotInitializedError
+from .settings import Settings
 
 __all__ = ["AppHost", "Host"]
 

@@ -25,11 +25,11 @@ from markupsafe import Markup, escape
 
 from .artifacts import BY_NAME
 from .colors import parse_css_color
-from .config import Settings
 from .entries import OwnEntry
 from .errors import ConfigError
 from .icons import ALGORITHM, ICONS, check_source, generate
 from .render import client_script, sw_registration
+from .settings import Settings
 from .webapp import manifest_json
 
 __all__ = ["OwnArtifacts"]

@@ -19,10 +19,10 @@ import jinja2
 from markupsafe import Markup, escape
 
 from .bundle import Snapshot
-from .config import Settings
 from .digest import Revision, tracked_only
 from .errors import TemplateError
 from .runtime import rules_json
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .site import Site

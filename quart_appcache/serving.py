@@ -235,4 +235,3 @@ async def answer(
         accept_encoding=accept_encoding,
         extra=extra,
     )
-

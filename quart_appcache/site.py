@@ -35,7 +35,6 @@ from .build import (
 )
 from .bundle import Bundle, Snapshot
 from .collect import Declarations
-from .config import Settings
 from .digest import Progress
 from .entries import FileEntry, OwnEntry
 from .errors import AppcacheError, FinalizedError
@@ -52,6 +51,7 @@ from .render import (
     sw_context,
 )
 from .serving import Artifact
+from .settings import Settings
 from .tracked import Tracked
 
 __all__ = ["Frozen", "Site", "StartupMode"]

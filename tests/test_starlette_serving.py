@@ -287,7 +287,7 @@ async def test_renders_see_the_lifespan_state_only_once_it_ran(
 
 
 def test_settings_are_the_lower_case_config_keys() -> None:
-    from quart_appcache.config import DEFAULTS
+    from quart_appcache.settings import DEFAULTS
 
     keywords = set(inspect.signature(Appcache).parameters)
     assert {key.removeprefix("APPCACHE_").lower() for key in DEFAULTS} <= keywords

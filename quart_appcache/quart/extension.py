@@ -17,10 +17,10 @@ from werkzeug.exceptions import HTTPException
 from ..api import AppcacheBase
 from ..artifacts import BY_NAME
 from ..clash import check_unrouted
-from ..config import Settings
 from ..errors import ConfigError, NotInitializedError
 from ..render import template_globals
 from ..serving import Reply, answer, not_found
+from ..settings import Settings
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key
 from ..urls import url_prefix

@@ -19,8 +19,8 @@ import jinja2
 from quart import Quart, got_request_exception, request
 
 from ..asgi_render import RENDER_KEY, is_render_scope
-from ..config import Settings
 from ..host import AppHost
+from ..settings import Settings
 
 __all__ = ["QuartHost", "install_render_hooks", "is_render"]
 

@@ -18,10 +18,10 @@ from starlette.templating import Jinja2Templates
 
 from ..api import AppcacheBase
 from ..clash import check_unrouted
-from ..config import DEFAULTS, KeyNames, Settings
 from ..errors import ConfigError, NotInitializedError
 from ..own import OwnArtifacts
 from ..render import template_globals
+from ..settings import DEFAULTS, FIELDS, KeyNames, Settings
 from ..site import Site
 from ..urls import url_prefix
 from .host import StarletteHost, app_name
@@ -55,8 +55,9 @@ class Appcache(AppcacheBase[Starlette]):
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
         runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
         build_check: the
-            settings of the ``APPCACHE_*`` keys of the same name (see the
-            README's table); ``build_dir=None`` reads no build at startup.
+            settings of the ``APPCACHE_*`` keys of the same name (see
+            ``docs/configuration.md``); ``build_dir=None`` reads no build at
+            startup. ``hash_helper`` is deprecated and ignored.
         debug: debug mode (stay live, never finalize at startup); default
             ``app.debug``, read at startup.
         base_dir: what relative folders (``add_folder``, ``build_dir``)
@@ -99,35 +100,9 @@ class Appcache(AppcacheBase[Starlette]):
         debug: bool | None = None,
         base_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        config: dict[str, Any] = {
-            "APPCACHE_URL": url,
-            "APPCACHE_TEMPLATE": template,
-            "APPCACHE_URL_BASE": url_base,
-            "APPCACHE_FALLBACK": {} if fallback is None else fallback,
-            "APPCACHE_NETWORK": list(network) if isinstance(network, tuple) else network,
-            "APPCACHE_FINALIZE": finalize,
-            "APPCACHE_FETCH_TIMEOUT": fetch_timeout,
-            "APPCACHE_PRECACHE_URL": precache_url,
-            "APPCACHE_SW_URL": sw_url,
-            "APPCACHE_SW_TEMPLATE": sw_template,
-            "APPCACHE_SW_SKIP_WAITING": sw_skip_waiting,
-            "APPCACHE_SW_CLIENT_URL": sw_client_url,
-            "APPCACHE_SW_UPDATE_INTERVAL": sw_update_interval,
-            "APPCACHE_SW_VERIFY": sw_verify,
-            "APPCACHE_SW_UNREGISTER": sw_unregister,
-            "APPCACHE_SW_IGNORED_PARAMS": (
-                list(sw_ignored_params)
-                if isinstance(sw_ignored_params, tuple)
-                else sw_ignored_params
-            ),
-            "APPCACHE_RUNTIME": list(runtime) if isinstance(runtime, tuple) else runtime,
-            "APPCACHE_WEB_MANIFEST": web_manifest,
-            "APPCACHE_WEB_MANIFEST_URL": web_manifest_url,
-            "APPCACHE_ICON": icon,
-            "APPCACHE_ICONS_URL": icons_url,
-            "APPCACHE_BUILD_DIR": build_dir,
-            "APPCACHE_BUILD_CHECK": build_check,
-        }
+        given = dict(locals())
+        # The keywords are the settings table's (a test holds the two together).
+        config = {item.key: _plain(given[item.keyword], item.default) for item in FIELDS}
         if hash_helper is not None:  # deprecated: warned about, then ignored
             config["APPCACHE_HASH_HELPER"] = hash_helper
         if debug is not None and not isinstance(debug, bool):
@@ -237,3 +212,13 @@ def _prefix(context: jinja2.runtime.Context) -> str:
     request = context.get("request")
     scope = getattr(request, "scope", None)
     return url_prefix(scope.get("root_path", "")) if isinstance(scope, Mapping) else ""
+
+
+def _plain(value: object, default: object) -> object:
+    """A keyword's value as the settings table takes it: tuples (the immutable
+    defaults of list settings) as lists, ``None`` for a mapping as empty."""
+    if isinstance(value, tuple) and isinstance(default, list):
+        return list(value)
+    if value is None and isinstance(default, dict):
+        return {}
+    return value

@@ -15,9 +15,9 @@ from typing import Any
 import jinja2
 from starlette.applications import Starlette
 
-from ..config import Settings
 from ..errors import AppcacheError
 from ..host import AppHost
+from ..settings import Settings
 
 __all__ = ["LifespanError", "StarletteHost", "app_name"]
 

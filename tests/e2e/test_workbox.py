@@ -1,4 +1,4 @@
-"""The README's Workbox recipe, with real Workbox from npm, in real Chromium."""
+"""The documented Workbox recipe (docs/service-worker.md), with real Workbox from npm, in Chromium."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_
 
 
 def readme_recipe() -> str:
-    """The recipe's worker template, exactly as the README gives it."""
-    readme = (REPO / "README.md").read_text()
+    """The recipe's worker template, exactly as the documentation gives it."""
+    readme = (REPO / "docs" / "service-worker.md").read_text()
     after = readme.split("Write `templates/workbox-sw.js`:", 1)[1]
     block = after.split("```js\n", 1)[1].split("```", 1)[0]
     return textwrap.dedent(block)

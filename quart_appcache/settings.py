@@ -1,0 +1,445 @@
+"""The settings: one table of every setting, and the checked values of one app.
+
+Each setting is declared once in :data:`FIELDS`: its ``APPCACHE_*`` key, its
+keyword (the key in lower case without the prefix, ``fallback=`` for
+``APPCACHE_FALLBACK``), its default, its check and a one-line description.
+The Quart adapter reads ``app.config`` through the table; the Starlette
+adapter's keyword arguments are the same table (a test holds both adapters
+and the configuration page against it).
+
+Settings are resolved once per app at ``init_app`` and kept with that app,
+never on the extension object, so two apps initialised from one
+``Appcache()`` cannot see each other's config. Errors name the setting the
+way the user wrote it. No framework imports.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from .artifacts import BY_NAME, REGISTRY
+from .errors import ConfigError, InvalidURLError
+from .runtime import Rule, check_rules
+from .urls import check_origin_prefix, check_prefix, check_url
+from .webapp import check_members
+
+__all__ = ["DEFAULTS", "FIELDS", "Field", "KeyNames", "Settings", "parse_url_base"]
+
+BUILD_CHECKS = ("content", "files", "size")
+VERIFY_MODES = ("files", "all", "none")
+# Settings still accepted for one release, ignored, with a DeprecationWarning.
+DEPRECATED = {
+    "APPCACHE_HASH_HELPER": "quart_appcache no longer starts a helper process to hash files.",
+}
+
+
+@dataclass(frozen=True)
+class KeyNames:
+    """How one adapter's users write the settings, for error messages.
+
+    Attributes:
+        name: turns a config key (``APPCACHE_FALLBACK``) into what the user
+            wrote (the key itself, or ``Appcache(fallback=...)``).
+        build_command: the command that writes a deploy-time build.
+    """
+
+    name: Callable[[str], str] = str
+    build_command: str = "quart appcache build"
+
+
+def parse_url_base(value: object, key: str = "APPCACHE_URL_BASE") -> tuple[str, str]:
+    """Check ``APPCACHE_URL_BASE`` and return its ``(scheme, host)``.
+
+    Raises:
+        ConfigError: it is not ``http(s)://host[:port]``.
+    """
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            f"{key} is {value!r}; it must be a scheme and host like "
+            "'http://localhost' or 'https://example.com:8443', without a path."
+        )
+    return parts.scheme, parts.netloc
+
+
+# -- checks: (value, the setting as the user wrote it) -> the checked value ------
+
+
+def _url(value: object, label: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        url = check_url(value, source=label)
+    except InvalidURLError as error:
+        raise ConfigError(str(error)) from None
+    if "?" in url:
+        raise ConfigError(f"{label} is {value!r}; give a path without a query string.")
+    return url
+
+
+def _template(value: object, label: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{label} is {value!r}; give the name of a template.")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[object, str], str]:
+    def check(value: object, label: str) -> str:
+        if value not in choices:
+            *first, last = [repr(choice) for choice in choices]
+            shown = f"{', '.join(first)} or {last}" if first else last
+            raise ConfigError(f"{label} is {value!r}; give {shown}.")
+        return str(value)
+
+    return check
+
+
+def _optional_bool(value: object, label: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"{label} is {value!r}; give True, False or None.")
+    return value
+
+
+def _bool(value: object, label: str) -> bool:
+    return bool(_optional_bool(value, label))
+
+
+def _seconds(value: object, label: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{label} is {value!r}; give a number of seconds above 0.")
+    return float(value)
+
+
+def _interval(value: object, label: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(
+            f"{label} is {value!r}; give a number of seconds above 0, or None to check "
+            "only when a page is shown again."
+        )
+    return float(value)
+
+
+def _path(value: object, label: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ConfigError(f"{label} is {value!r}; give a path, or None.")
+    return os.fspath(value)
+
+
+def _icon(value: object, label: str) -> str | None:
+    if value is not None and (not isinstance(value, str | os.PathLike) or not os.fspath(value)):
+        raise ConfigError(
+            f"{label} is {value!r}; give the path of a square PNG of at least 512x512 "
+            "pixels, or None."
+        )
+    return _path(value, label)
+
+
+def _icons_url(value: object, label: str) -> str:
+    try:
+        url = check_url(value, source=label)
+    except InvalidURLError as error:
+        raise ConfigError(str(error)) from None
+    if "?" in url or not url.endswith("/") or url == "/":
+        raise ConfigError(
+            f"{label} is {value!r}; give a folder URL of its own, ending in '/', like "
+            "'/appcache-icons/'."
+        )
+    return url
+
+
+def _patterns(value: object, label: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"{label} is {value!r}; give a list of query parameter names, '*' and '?' "
+            "allowed, like ['utm_*', 'fbclid']."
+        )
+    for item in value:
+        if (
+            not isinstance(item, str)
+            or not item
+            or any(c in item for c in "&=#")
+            or any(c.isspace() for c in item)
+        ):
+            raise ConfigError(
+                f"{label} holds {item!r}; each entry is a query parameter name, '*' and '?' "
+                "allowed, without '&', '=', '#' or spaces."
+            )
+    return tuple(value)
+
+
+def _fallback(value: object, label: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{label} is {value!r}; give a mapping of URL prefix to fallback URL, like "
+            "{'/': '/offline'}."
+        )
+    try:
+        return {
+            check_prefix(prefix, source=label): check_url(target, source=label)
+            for prefix, target in value.items()
+        }
+    except InvalidURLError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _network(value: object, label: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"{label} is {value!r}; give a list of URL prefixes or ['*'] (a bare string "
+            "is a common slip)."
+        )
+    try:
+        return tuple(_network_entry(item, label) for item in value)
+    except InvalidURLError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _network_entry(item: object, label: str) -> str:
+    # '*', a path prefix of this app, or an absolute URL prefix of any origin.
+    if item == "*":
+        return "*"
+    if isinstance(item, str) and "://" in item:
+        return check_origin_prefix(item, source=label)
+    return check_prefix(item, source=label)
+
+
+# -- the table ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its key, default, check and description."""
+
+    key: str
+    default: Any
+    check: Callable[[Any, str], Any]
+    description: str
+
+    @property
+    def keyword(self) -> str:
+        """The Starlette keyword, and the :class:`Settings` attribute."""
+        return self.key.removeprefix("APPCACHE_").lower()
+
+
+def _artifact_url(name: str, description: str, check: Callable[[Any, str], Any] = _url) -> Field:
+    spec = BY_NAME[name]  # type: ignore[index]
+    return Field(spec.key, spec.default, check, description)
+
+
+FIELDS: tuple[Field, ...] = (
+    _artifact_url("manifest", "where the AppCache manifest is served"),
+    Field(
+        "APPCACHE_TEMPLATE",
+        "manifest.appcache",
+        _template,
+        "the manifest template; the app's own template of that name wins over the packaged one",
+    ),
+    Field(
+        "APPCACHE_URL_BASE",
+        "http://localhost",
+        parse_url_base,
+        "scheme and host of the in-process requests that render views",
+    ),
+    Field(
+        "APPCACHE_FALLBACK",
+        {},
+        _fallback,
+        "URL prefix -> fallback page for page loads offline (fallback pages are tracked)",
+    ),
+    Field(
+        "APPCACHE_NETWORK",
+        ["*"],
+        _network,
+        "'*', or the path prefixes and other origins' URL prefixes that may use the network",
+    ),
+    Field(
+        "APPCACHE_FINALIZE",
+        None,
+        _optional_bool,
+        "finalize at startup; None means unless in debug mode, read at startup",
+    ),
+    Field("APPCACHE_FETCH_TIMEOUT", 30.0, _seconds, "seconds a single view may take to render"),
+    _artifact_url("precache", "the Workbox-format precache manifest; None turns it off"),
+    _artifact_url("sw", "the generated service worker; None turns it off"),
+    Field(
+        "APPCACHE_SW_TEMPLATE",
+        "sw.js",
+        _template,
+        "the service-worker template; the app's own template of that name wins",
+    ),
+    Field(
+        "APPCACHE_SW_SKIP_WAITING",
+        False,
+        _bool,
+        "a new worker takes over at once instead of when no page uses the old one",
+    ),
+    _artifact_url("client", "the page client that registers the worker; None turns it off"),
+    Field(
+        "APPCACHE_SW_UPDATE_INTERVAL",
+        3600,
+        _interval,
+        "seconds between the page client's update checks; None: only when a page is shown",
+    ),
+    Field(
+        "APPCACHE_SW_VERIFY",
+        "files",
+        _choice(VERIFY_MODES),
+        "which downloads the worker checks against their revision: files, all, none",
+    ),
+    Field(
+        "APPCACHE_SW_UNREGISTER",
+        False,
+        _bool,
+        "the kill switch: the worker removes itself and its caches, the manifests answer 410",
+    ),
+    Field(
+        "APPCACHE_SW_IGNORED_PARAMS",
+        ["utm_*", "fbclid", "gclid"],
+        _patterns,
+        "query parameters (globs) a precached URL may carry and still be answered from it",
+    ),
+    Field(
+        "APPCACHE_RUNTIME",
+        [],
+        check_rules,
+        "runtime caching rules for pages and data outside the bundle",
+    ),
+    Field(
+        "APPCACHE_WEB_MANIFEST",
+        None,
+        check_members,
+        "the web app manifest's members (name required); None: no manifest",
+    ),
+    _artifact_url("web_manifest", "where the web app manifest is served"),
+    Field(
+        "APPCACHE_ICON",
+        None,
+        _icon,
+        "a square PNG of at least 512x512 to generate the icons from",
+    ),
+    _artifact_url("icons", "where the generated icons are served", _icons_url),
+    Field(
+        "APPCACHE_BUILD_DIR",
+        None,
+        _path,
+        "where a deploy-time build is written and read at startup",
+    ),
+    Field(
+        "APPCACHE_BUILD_CHECK",
+        "content",
+        _choice(BUILD_CHECKS),
+        "how a build is checked at startup: content (files and views), files, size",
+    ),
+)
+DEFAULTS: dict[str, Any] = {item.key: item.default for item in FIELDS}
+# The URLs the extension serves at exact paths, which must all differ.
+_SERVED_URL_KEYS = tuple(spec.key for spec in REGISTRY if not spec.folder)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked settings of one app (attributes named after the keywords)."""
+
+    url: str
+    template: str
+    url_base: tuple[str, str]
+    fallback: dict[str, str]
+    network: tuple[str, ...]
+    finalize: bool | None
+    fetch_timeout: float
+    precache_url: str | None
+    sw_url: str | None
+    sw_template: str
+    sw_skip_waiting: bool
+    sw_client_url: str | None
+    sw_update_interval: float | None
+    sw_verify: str
+    sw_unregister: bool
+    sw_ignored_params: tuple[str, ...]
+    runtime: tuple[Rule, ...]
+    web_manifest: dict[str, Any] | None
+    web_manifest_url: str
+    icon: str | None
+    icons_url: str
+    build_dir: str | None
+    build_check: str = "content"
+    names: KeyNames = field(default=KeyNames(), compare=False)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: MutableMapping[str, Any],
+        *,
+        default_build_dir: str | None,
+        names: KeyNames | None = None,
+    ) -> Settings:
+        """Fill in defaults with ``setdefault`` and check every key.
+
+        Args:
+            config: the ``APPCACHE_*`` keys (missing ones are filled in).
+            default_build_dir: the build folder when ``APPCACHE_BUILD_DIR``
+                is ``None`` (``None``: no build is read at startup).
+            names: how errors name the keys (default: the keys themselves).
+
+        Raises:
+            ConfigError: a key holds a value of the wrong kind; the message
+                names the key.
+        """
+        names = names or KeyNames()
+        name = names.name
+        for key, why in DEPRECATED.items():
+            if key in config:
+                warnings.warn(
+                    f"{name(key)} is deprecated and ignored: {why} Remove the setting; the "
+                    "next release refuses it.",
+                    DeprecationWarning,
+                    stacklevel=4,
+                )
+        values: dict[str, Any] = {}
+        for item in FIELDS:
+            default = item.default
+            value = config.setdefault(
+                item.key, default.copy() if isinstance(default, dict | list) else default
+            )
+            values[item.keyword] = item.check(value, name(item.key))
+        for key in ("APPCACHE_URL", "APPCACHE_WEB_MANIFEST_URL"):
+            if values[key.removeprefix("APPCACHE_").lower()] is None:
+                raise ConfigError(f"{name(key)} is None; give a URL like {DEFAULTS[key]!r}.")
+        urls = {key: values[key.removeprefix("APPCACHE_").lower()] for key in _SERVED_URL_KEYS}
+        taken = [url for url in urls.values() if url is not None]
+        if len(set(taken)) != len(taken):
+            shown = {name(key): url for key, url in urls.items()}
+            raise ConfigError(
+                f"{', '.join(shown)} must differ; got {shown}. Give each its own URL."
+            )
+        if values["build_dir"] is None:
+            values["build_dir"] = default_build_dir
+        return cls(**values, names=names)
+
+    @property
+    def reserved(self) -> dict[str, str]:
+        """The extension's own URLs, which must never be cached, by the setting's name.
+
+        (The icons' URL is a prefix: every URL under it.)
+        """
+        return {
+            getattr(self, spec.setting): self.names.name(spec.key)
+            for spec in REGISTRY
+            if getattr(self, spec.setting) is not None
+        }

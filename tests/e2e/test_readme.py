@@ -1,0 +1,80 @@
+"""The README's quick starts, pasted as a new user would, served and used offline."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser
+
+from .browser import open_controlled
+from .servers import REPO, serve
+
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
+
+README = (REPO / "README.md").read_text()
+
+
+def section(title: str) -> str:
+    return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def files(text: str) -> dict[str, str]:
+    """The files a section shows: a bold `path` line, then its code block."""
+    return dict(re.findall(r"\*\*`([^`]+)`\*\*[^\n]*\n\n```\w+\n(.*?)```", text, flags=re.S))
+
+
+def paste(root: Path, shown: dict[str, str]) -> Path:
+    for name, body in shown.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+    return root
+
+
+QUART = files(section("Quick start: Quart"))
+FASTAPI = {**QUART, **files(section("Quick start: FastAPI (or Starlette)"))}
+FASTAPI.pop("app.py")
+
+
+async def test_the_readme_shows_every_file_a_quick_start_needs() -> None:
+    assert set(QUART) == {"app.py", "templates/index.html", "static/app.js"}
+    assert set(FASTAPI) == {"main.py", "templates/index.html", "static/app.js"}
+    assert '<meta name="viewport"' in QUART["templates/index.html"]
+    assert "{{ appcache_head() }}" in QUART["templates/index.html"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "module", "shown"), [("hypercorn", "app:app", QUART), ("uvicorn", "main:app", FASTAPI)]
+)
+async def test_a_quick_start_serves_the_page_and_the_worker_and_works_offline(
+    browser: Browser, tmp_path: Path, kind: str, module: str, shown: dict[str, str]
+) -> None:
+    root = paste(tmp_path / "quickstart", shown)
+    with serve(root, kind=kind, module=module, logs=tmp_path / "logs") as server:
+        page_html = httpx.get(server.url + "/").text
+        assert '<script src="/appcache.js" data-sw="/sw.js"' in page_html
+        worker = httpx.get(server.url + "/sw.js")
+        assert worker.status_code == 200
+        assert worker.headers["content-type"].startswith("text/javascript")
+        (tmp_path / "sw.js").write_text(worker.text)
+        subprocess.run(["node", "--check", str(tmp_path / "sw.js")], check=True, timeout=30)
+        precached = {e["url"] for e in httpx.get(server.url + "/precache-manifest.json").json()}
+        assert {"/", "/offline", "/static/app.js", "/appcache.js"} <= precached
+
+        context = await browser.new_context()
+        page = await open_controlled(context, server.url + "/")
+        assert await page.text_content("h1") == "Notes"
+        await context.set_offline(True)
+        await page.reload()
+        assert await page.text_content("h1") == "Notes"
+        await page.goto(server.url + "/never-seen")
+        assert await page.text_content("h1") == "You are offline."
+        # The update bar's script is wired up: the event shows the bar.
+        await page.goto(server.url + "/")
+        await page.evaluate("window.dispatchEvent(new CustomEvent('appcache:update-ready'))")
+        assert await page.is_visible("#update-bar")
+        await context.close()
