@@ -10,7 +10,6 @@ concurrent callers share the computation in flight.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from .collect import Declarations, collect
 from .digest import Progress, Render, Revision, compute_revisions, tracked_only, version_of
 from .entries import Entry, OwnEntry
 from .hashing import Result, RevisionCache, hash_files
-from .tasks import cancel_all
+from .tasks import Shared, cancel_all
 from .walk import ListingCache
 
 __all__ = ["Bundle", "Snapshot"]
@@ -66,7 +65,7 @@ class Bundle:
         self.declarations = declarations
         self._cache = RevisionCache()
         self._listings = ListingCache()
-        self._inflight: asyncio.Task[Snapshot] | None = None
+        self._inflight: Shared[Snapshot] = Shared(keep=False)
         self._last: Snapshot | None = None
 
     def collect_now(self) -> list[Entry]:
@@ -106,20 +105,7 @@ class Bundle:
             debug: more computations will follow: keep what makes the next
                 one cheap (digests and listings).
         """
-        task = self._inflight
-        if task is None or task.get_loop() is not asyncio.get_running_loop():
-            task = asyncio.create_task(
-                self.compute(render, final=False, keep=debug), context=contextvars.Context()
-            )
-            self._inflight = task
-            task.add_done_callback(self._forget)
-        return await asyncio.shield(task)
-
-    def _forget(self, task: asyncio.Task[Snapshot]) -> None:
-        if self._inflight is task:
-            self._inflight = None
-        if not task.cancelled():
-            task.exception()  # retrieved here; every waiter re-raises it
+        return await self._inflight(lambda: self.compute(render, final=False, keep=debug))
 
     async def compute(
         self,

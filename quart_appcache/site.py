@@ -14,7 +14,6 @@ always agree.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -52,6 +51,7 @@ from .render import (
 )
 from .serving import Artifact
 from .settings import Settings
+from .tasks import Shared
 from .tracked import Tracked
 
 __all__ = ["Frozen", "Site", "StartupMode"]
@@ -119,19 +119,19 @@ class Site:
         # The CLI computes by itself after the app's startup; it says so here.
         self.startup_mode: StartupMode = "serve"
         self._frozen: Frozen | None = None
-        self._freezing: asyncio.Task[Frozen] | None = None
+        self._freezing: Shared[Frozen] = Shared()
         # The URLs of the latest listing (or the snapshot that has them), with
         # the declarations' generation it was made under, and the matcher
         # built from them (off the loop).
         self._listed: tuple[int, list[str] | Snapshot] | None = None
         self._tracked: tuple[object, Tracked] | None = None
-        self._tracking: asyncio.Task[Tracked] | None = None
+        self._tracking: Shared[Tracked] = Shared(keep=False)
         # Rendered artifacts by (name, prefix), keyed by what they were rendered
         # from, so an unchanged bundle is not rendered again and concurrent
         # requests share one render.
-        self._rendered: dict[tuple[ArtifactName, str], tuple[object, asyncio.Task[Artifact]]] = {}
+        self._rendered: dict[tuple[ArtifactName, str], Shared[Artifact]] = {}
         # Each artifact rendered under PREFIX_MARKER, for every other prefix.
-        self._marked: dict[ArtifactName, tuple[object, asyncio.Task[Artifact]]] = {}
+        self._marked: dict[ArtifactName, Shared[Artifact]] = {}
         # The errors already logged by tracked_or_none().
         self._logged: set[str] = set()
 
@@ -172,7 +172,7 @@ class Site:
 
     def check_open(self, action: str) -> None:
         """Raise :class:`FinalizedError` when the bundle is frozen or being frozen."""
-        if self._frozen is not None or self._freezing_now():
+        if self._frozen is not None or self._freezing.running:
             raise FinalizedError(
                 f"{action} was called after finalize(); the offline bundle is frozen. "
                 "Make every declaration before the app starts serving (or before "
@@ -210,12 +210,7 @@ class Site:
         ready = self.tracked_now()
         if ready is not None:
             return ready
-        task = self._tracking
-        if task is None or not _reusable(task) or task.done():
-            task = asyncio.create_task(self._build_tracked(), context=contextvars.Context())
-            task.add_done_callback(_retrieve)
-            self._tracking = task
-        return await asyncio.shield(task)
+        return await self._tracking(self._build_tracked)
 
     async def tracked_or_none(self) -> Tracked | None:
         """The tracked-URL matcher, or ``None`` while the bundle is in error.
@@ -278,9 +273,9 @@ class Site:
         """The frozen snapshot (waiting for a finalize under way), or one computed now."""
         if self._frozen is not None:
             return self._frozen.snapshot
-        task = self._freezing
-        if task is not None and not task.done() and _reusable(task):
-            return (await asyncio.shield(task)).snapshot
+        freezing = await self._freezing.joined()
+        if freezing is not None:
+            return freezing.snapshot
         snapshot = await self.bundle.current(self.host.render, debug=self.host.debug)
         if self._frozen is not None:  # finalized while we computed: that one wins
             return self._frozen.snapshot
@@ -299,12 +294,7 @@ class Site:
     async def _freeze(self, make: Callable[[], Awaitable[Frozen]]) -> Frozen:
         if self._frozen is not None:
             return self._frozen
-        task = self._freezing
-        if task is None or not _reusable(task):
-            task = asyncio.create_task(self._run_freeze(make), context=contextvars.Context())
-            task.add_done_callback(_retrieve)
-            self._freezing = task
-        return await asyncio.shield(task)
+        return await self._freezing(lambda: self._run_freeze(make))
 
     async def _run_freeze(self, make: Callable[[], Awaitable[Frozen]]) -> Frozen:
         frozen = await make()
@@ -312,10 +302,6 @@ class Site:
         self._rendered.clear()
         self._marked.clear()
         return frozen
-
-    def _freezing_now(self) -> bool:
-        task = self._freezing
-        return task is not None and not task.done()
 
     async def _finalize(self, progress: Progress | None) -> Frozen:
         snapshot = await self.bundle.compute(self.host.render, final=True, progress=progress)
@@ -382,15 +368,11 @@ class Site:
         template = self._template(name)
         key = (snapshot, template)
         slot = (name, prefix)
-        recent = self._rendered.get(slot)
-        if recent is None or recent[0] != key or not _reusable(recent[1]):
-            work = self._render_under(name, snapshot, template, prefix)
-            recent = (key, asyncio.ensure_future(work))
-            self._rendered.pop(slot, None)
-            self._rendered[slot] = recent
-            while len(self._rendered) > PREFIXES_KEPT * len(RENDERED):
-                del self._rendered[next(iter(self._rendered))]
-        return await asyncio.shield(recent[1])
+        shared = self._rendered.pop(slot, None) or Shared()
+        self._rendered[slot] = shared  # the most recently used last
+        while len(self._rendered) > PREFIXES_KEPT * len(RENDERED):
+            del self._rendered[next(iter(self._rendered))]
+        return await shared(lambda: self._render_under(name, snapshot, template, prefix), key)
 
     async def _render_under(
         self, name: ArtifactName, snapshot: Snapshot, template: jinja2.Template | None, prefix: str
@@ -402,13 +384,12 @@ class Site:
         # The packaged renderers put the prefix in front of URLs and nowhere
         # else: rendered once with a marker, then the prefix is put in, so
         # prefixes a client chooses (Mount("/{tenant}", ...)) cost no render.
-        key = (snapshot, template)
-        marked = self._marked.get(name)
-        if marked is None or marked[0] != key or not _reusable(marked[1]):
+        def render_marked() -> Awaitable[Artifact]:
             listing = Listing.of(snapshot, self.settings, PREFIX_MARKER)
-            marked = (key, asyncio.ensure_future(self._render(name, listing, template)))
-            self._marked[name] = marked
-        base = await asyncio.shield(marked[1])
+            return self._render(name, listing, template)
+
+        marked = self._marked.setdefault(name, Shared())
+        base = await marked(render_marked, (snapshot, template))
         return await asyncio.to_thread(_with_prefix, name, base, prefix)
 
     def _template(self, name: ArtifactName) -> jinja2.Template | None:
@@ -468,15 +449,3 @@ def _frozen(
 
 def _tracked_of(listed: list[str] | Snapshot) -> Tracked:
     return Tracked(listed.urls if isinstance(listed, Snapshot) else listed)
-
-
-def _reusable(task: asyncio.Task[Any]) -> bool:
-    """A task of this event loop that is running or has succeeded."""
-    if task.get_loop() is not asyncio.get_running_loop():
-        return False
-    return not task.done() or (not task.cancelled() and task.exception() is None)
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved here; every waiter re-raises it
