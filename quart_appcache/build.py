@@ -44,9 +44,8 @@ from typing import Any
 import aiofiles
 
 from .artifacts import BY_NAME, OWN_FOLDER, REGISTRY, RENDERED, build_files
-from .bundle import Snapshot
-from .collect import Entry, FileEntry, OwnEntry
-from .digest import Revision
+from .bundle import Revision, Snapshot
+from .declarations import Entry, FileEntry, OwnEntry
 from .errors import BuildError
 from .fingerprint import differing
 from .hashing import Digest, Hashed

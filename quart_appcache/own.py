@@ -1,7 +1,7 @@
 """What the extension serves itself and precaches with the bundle.
 
 The page client (``appcache.js``), the web app manifest and the icons
-generated from ``APPCACHE_ICON``. They are :class:`~quart_appcache.entries.OwnEntry`
+generated from ``APPCACHE_ICON``. They are :class:`~quart_appcache.declarations.OwnEntry`
 items at the end of the bundle, so the version covers them and the worker
 precaches them: an installed app starts offline.
 
@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 
 from .artifacts import BY_NAME
 from .colors import parse_css_color
-from .entries import OwnEntry
+from .declarations import OwnEntry
 from .errors import ConfigError
 from .icons import ALGORITHM, ICONS, check_source, generate
 from .render import client_script, sw_registration

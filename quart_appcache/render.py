@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
-from .bundle import Snapshot
-from .digest import Revision, tracked_only
+from .bundle import Revision, Snapshot, tracked_only
 from .errors import TemplateError
 from .runtime import rules_json
 from .settings import Settings

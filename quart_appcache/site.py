@@ -32,10 +32,8 @@ from .build import (
     has_build,
     read_build,
 )
-from .bundle import Bundle, Snapshot
-from .collect import Declarations
-from .digest import Progress
-from .entries import FileEntry, OwnEntry
+from .bundle import Bundle, Progress, Snapshot
+from .declarations import Declarations, FileEntry, OwnEntry
 from .errors import AppcacheError, FinalizedError
 from .fingerprint import fingerprint
 from .host import Host
@@ -381,6 +379,7 @@ class Site:
             # (An app's own template may do anything with the URLs: rendered
             # per prefix, at most PREFIXES_KEPT of them kept.)
             return await self._render(name, Listing.of(snapshot, self.settings, prefix), template)
+
         # The packaged renderers put the prefix in front of URLs and nowhere
         # else: rendered once with a marker, then the prefix is put in, so
         # prefixes a client chooses (Mount("/{tenant}", ...)) cost no render.

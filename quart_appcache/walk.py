@@ -1,4 +1,4 @@
-"""Walking a declared folder into file entries.
+"""Walking a declared folder into file entries (the walk's input and output types too).
 
 Names are sorted, so every host lists the same files in the same order: a
 folder's files first, then its subfolders, depth first. The walk is
@@ -24,11 +24,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import hashing
-from .entries import FileEntry, Folder
 from .errors import FileReadError
 from .urls import NAME_NEEDS_ENCODING, encode_segment
 
-__all__ = ["ListingCache", "walk_folder"]
+__all__ = ["FileEntry", "Folder", "ListingCache", "walk_folder"]
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """A folder declared with ``add_folder``: absolute path, base URL and options."""
+
+    path: str
+    base: str
+    include_hidden: bool = False
+    follow_symlinks: bool = False
+
+
+# Hashable and never changed, but not frozen: a frozen dataclass's __init__
+# costs more, and one is made per file of the tree.
+@dataclass(slots=True, unsafe_hash=True)
+class FileEntry:
+    """A URL whose bytes are a file on disk."""
+
+    url: str
+    path: str
+
 
 _plain = NAME_NEEDS_ENCODING.search
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from quart.testing.app import LifespanError
 
-from quart_appcache import FileReadError, InvalidURLError, TemplateError, digest
+from quart_appcache import FileReadError, InvalidURLError, TemplateError, bundle
 
 from .conftest import AppFactory, parse_manifest, write
 
@@ -36,13 +36,13 @@ async def test_include_hidden_through_the_api(make_app: AppFactory) -> None:
 
 
 def vanish_during_hashing(monkeypatch: pytest.MonkeyPatch, victim: Path) -> None:
-    real = digest.hash_files
+    real = bundle.hash_files
 
     async def deleting(paths, cache=None, **kwargs):  # type: ignore[no-untyped-def]
         victim.unlink()  # listed a moment ago, gone before it is read
         return await real(paths, cache, **kwargs)
 
-    monkeypatch.setattr(digest, "hash_files", deleting)
+    monkeypatch.setattr(bundle, "hash_files", deleting)
 
 
 async def test_file_deleted_after_listing_is_dropped_in_debug(

@@ -2,8 +2,10 @@
 
 An app declares URLs (rendered in-process), folders (read from disk) and
 exclusion prefixes. :func:`collect` turns those declarations into an ordered
-list of entries, each a URL plus where its bytes come from. This stage only
-lists folders; it never opens files and has no framework imports.
+list of entries, each a URL plus where its bytes come from: a file
+(:class:`~quart_appcache.walk.FileEntry`, from the walk), a view, or one of
+the extension's own files. This stage only lists folders; it never opens
+files and has no framework imports.
 """
 
 from __future__ import annotations
@@ -13,14 +15,32 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .entries import Entry, FileEntry, Folder, OwnEntry, ViewEntry
 from .errors import ConfigError, FolderNotFoundError, InvalidURLError, NotAFolderError
 from .urls import check_prefix, check_url
-from .walk import ListingCache, walk_folder
+from .walk import FileEntry, Folder, ListingCache, walk_folder
 
 __all__ = ["Declarations", "Entry", "FileEntry", "Folder", "OwnEntry", "ViewEntry", "collect"]
 
 logger = logging.getLogger("quart_appcache")
+
+
+@dataclass(frozen=True, slots=True)
+class ViewEntry:
+    """A URL whose bytes come from rendering it through the app."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnEntry:
+    """A URL the extension serves itself (the page client...), precached with the rest."""
+
+    url: str
+    body: bytes = field(repr=False)
+    mimetype: str = "application/octet-stream"
+
+
+Entry = FileEntry | ViewEntry | OwnEntry
 
 
 @dataclass

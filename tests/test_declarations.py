@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from quart_appcache import FileReadError
-from quart_appcache.collect import Declarations, FileEntry, ViewEntry, collect
+from quart_appcache.declarations import Declarations, FileEntry, ViewEntry, collect
 from quart_appcache.walk import ListingCache
 
 from .conftest import write
