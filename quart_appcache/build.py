@@ -19,10 +19,8 @@ file against the record, so a tampered, truncated or foreign file refuses
 the build with the file named.
 
 At startup a production app loads the build instead of computing, so every
-worker on every host serves the same bytes, ``updated`` included. A build
-whose URL list, revisions (or file sizes) no longer match the app, or whose
-fingerprint differs from the app's settings and templates now, is stale and
-refused. This module has no framework imports.
+worker on every host serves the same bytes, ``updated`` included;
+:mod:`quart_appcache.build_check` refuses a stale one. No framework imports.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,24 +43,11 @@ import aiofiles
 
 from .artifacts import BY_NAME, OWN_FOLDER, REGISTRY, RENDERED, build_files
 from .bundle import Revision, Snapshot
-from .declarations import Entry, FileEntry, OwnEntry
+from .declarations import OwnEntry
 from .errors import BuildError
-from .fingerprint import differing
-from .hashing import Digest, Hashed
 from .serving import Artifact
 
-__all__ = [
-    "FILES",
-    "RECORD",
-    "Build",
-    "check_contents",
-    "check_fingerprint",
-    "check_fresh",
-    "check_revisions",
-    "has_build",
-    "read_build",
-    "write_build",
-]
+__all__ = ["FILES", "RECORD", "Build", "has_build", "read_build", "write_build"]
 
 RECORD = "appcache.json"
 FORMAT = 3
@@ -351,133 +336,6 @@ def _gunzip(data: bytes) -> bytes | None:
         return gzip_module.decompress(data)
     except (OSError, EOFError, zlib.error):
         return None
-
-
-def _check_urls(folder: str, build: Build, declared: Sequence[str], command: str) -> None:
-    built = [item.url for item in build.snapshot.tracked]
-    built_set, declared_set = set(built), set(declared)
-    problems = []
-    added = [url for url in declared if url not in built_set]
-    removed = [url for url in built if url not in declared_set]
-    if added:
-        problems.append(f"new since the build: {_some(added)}")
-    if removed:
-        problems.append(f"gone since the build: {_some(removed)}")
-    if not problems and built != list(declared):
-        problems.append("the URLs are in another order")
-    if problems:
-        raise _stale(folder, "; ".join(problems), command)
-
-
-def check_fresh(
-    folder: str, build: Build, entries: Sequence[Entry], command: str, *, sizes: bool = True
-) -> None:
-    """Refuse a build whose URLs (or file sizes) differ from the app's entries now.
-
-    Stats every file entry (with ``sizes``), so run it off the event loop.
-
-    Raises:
-        BuildError: naming what was added, removed or resized.
-    """
-    _check_urls(folder, build, [entry.url for entry in entries], command)
-    if not sizes:
-        return
-    built = {item.url: item.size for item in build.snapshot.tracked}
-    resized = [
-        entry.url
-        for entry in entries
-        if isinstance(entry, FileEntry) and built[entry.url] != _size(entry.path)
-    ]
-    if resized:
-        raise _stale(folder, f"changed size since the build: {_some(resized)}", command)
-
-
-def check_revisions(folder: str, build: Build, revisions: Sequence[Revision], command: str) -> None:
-    """Refuse a build whose URLs or revisions (files and rendered views) differ from now.
-
-    Raises:
-        BuildError: naming what was added or removed, or the first URL
-            whose content changed.
-    """
-    _check_urls(folder, build, [item.url for item in revisions], command)
-    built = {item.url: item.revision for item in build.snapshot.tracked}
-    for item in revisions:
-        if built[item.url] != item.revision:
-            what = (
-                f"the view {item.url!r} renders other bytes than"
-                if item.kind == "view"
-                else f"the content of {item.url!r} changed since"
-            )
-            raise _stale(folder, f"{what} the build", command)
-
-
-def check_contents(
-    folder: str,
-    build: Build,
-    files: Sequence[FileEntry],
-    results: Sequence[Digest | Hashed | OSError],
-    command: str,
-) -> None:
-    """Refuse a build whose files' contents changed since it was made.
-
-    Args:
-        files: the app's file entries now.
-        results: their digests (from :func:`~quart_appcache.hashing.hash_files`).
-
-    Raises:
-        BuildError: naming the first file whose content differs, or that
-            could not be read.
-    """
-    built = {item.url: item.revision for item in build.snapshot.revisions}
-    for entry, result in zip(files, results, strict=True):
-        if isinstance(result, OSError):
-            raise _stale(folder, f"{entry.url!r} cannot be read ({result})", command)
-        revision = result[0] if isinstance(result, tuple) else result.revision
-        if built.get(entry.url) != revision:
-            raise _stale(folder, f"the content of {entry.url!r} changed since the build", command)
-
-
-def _stale(folder: str, problem: str, command: str) -> BuildError:
-    return BuildError(
-        f"The build in {folder!r} is stale: {problem}. "
-        f"Run `{command}` again before starting the servers "
-        "(or remove the folder to compute at startup)."
-    )
-
-
-def check_fingerprint(
-    folder: str,
-    build: Build,
-    current: Mapping[str, str],
-    name: Callable[[str], str],
-    command: str,
-) -> None:
-    """Refuse a build made under other settings or templates.
-
-    Raises:
-        BuildError: naming the first setting that differs, and both values.
-    """
-    key = differing(build.fingerprint, dict(current))
-    if key is None:
-        return
-    setting = name(key) if key.startswith("APPCACHE_") else "the quart_appcache version"
-    raise BuildError(
-        f"The build in {folder!r} is stale: it was made with {setting} = "
-        f"{build.fingerprint.get(key)}, but the app now has {current.get(key)}. "
-        f"Run `{command}` again before starting the servers."
-    )
-
-
-def _size(path: str) -> int | None:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return None
-
-
-def _some(urls: list[str]) -> str:
-    shown = ", ".join(repr(url) for url in urls[:5])
-    return shown + (f" and {len(urls) - 5} more" if len(urls) > 5 else "")
 
 
 async def _read(folder: str, name: str, command: str) -> bytes:

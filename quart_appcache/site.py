@@ -18,24 +18,16 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Literal
 
 import jinja2
 
 from .artifacts import BY_NAME, RENDERED, ArtifactName, Served, served_urls
-from .build import (
-    check_contents,
-    check_fingerprint,
-    check_fresh,
-    check_revisions,
-    has_build,
-    read_build,
-)
+from .build import has_build, read_build
+from .build_check import check_build, fingerprint
 from .bundle import Bundle, Progress, Snapshot
-from .declarations import Declarations, FileEntry, OwnEntry
+from .declarations import Declarations, OwnEntry
 from .errors import AppcacheError, FinalizedError
-from .fingerprint import fingerprint
 from .host import Host
 from .own import OwnArtifacts
 from .render import (
@@ -316,28 +308,8 @@ class Site:
             BuildError: the build is unreadable, incomplete or stale.
         """
         assert self.build_dir is not None
-        command = self.settings.names.build_command
-        build = await read_build(self.build_dir, list(self.urls), command)
-        current = await asyncio.to_thread(self.fingerprint)
-        check_fingerprint(self.build_dir, build, current, self.settings.names.name, command)
-        # The extension's own files are covered by the fingerprint (settings, icon
-        # source, package version): only the app's entries are compared here.
-        check = self.settings.build_check
-        if check == "content":
-            # Views rendered too: a page changed since the build would
-            # otherwise be served under its old revision, and installed
-            # clients would never download it again.
-            now = await self.bundle.compute(self.host.render, final=True, with_own=False)
-            check_revisions(self.build_dir, build, now.tracked, command)
-        else:
-            entries = await self.bundle.collect(with_own=False)
-            await asyncio.to_thread(
-                partial(check_fresh, self.build_dir, build, entries, command, sizes=check == "size")
-            )
-        if check == "files":
-            files = [entry for entry in entries if isinstance(entry, FileEntry)]
-            results = await self.bundle.hash_paths([entry.path for entry in files])
-            check_contents(self.build_dir, build, files, results, command)
+        build = await read_build(self.build_dir, list(self.urls), self.settings.names.build_command)
+        await check_build(self, self.build_dir, build)
         artifacts = {
             name: await asyncio.to_thread(Artifact.of, name, build.artifacts[name])
             for name in self.urls
