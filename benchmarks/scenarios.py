@@ -422,7 +422,7 @@ def sizes(ctx: Context) -> list[Row]:
         "AppCache manifest": frozen.artifacts["manifest"],
         "precache JSON": frozen.artifacts["precache"],
         "service worker": frozen.artifacts["sw"],
-        "page client": frozen.own["/appcache.js"],
+        "page client": frozen.extension_files["/appcache.js"],
     }
     rows = []
     for label, artifact in named.items():

@@ -109,7 +109,7 @@ class AppcacheBase(Generic[AppT]):
 
         Before finalizing, folders are listed anew on every access.
         """
-        return tuple(self._site().tracked_urls())
+        return tuple(self._site().urls_now())
 
     # -- computing ----------------------------------------------------------
 
@@ -138,7 +138,7 @@ class AppcacheBase(Generic[AppT]):
         after these.
         """
         snapshot = await self._site().snapshot()
-        return [(item.url, item.revision) for item in snapshot.tracked]
+        return [(item.url, item.revision) for item in snapshot.app_entries]
 
     async def finalize(self) -> None:
         """Compute once and freeze.

@@ -43,7 +43,7 @@ import aiofiles
 
 from .artifacts import BY_NAME, OWN_FOLDER, REGISTRY, RENDERED, build_files
 from .bundle import Revision, Snapshot
-from .declarations import OwnEntry
+from .declarations import ExtensionEntry
 from .errors import BuildError
 from .serving import Artifact
 
@@ -75,7 +75,7 @@ class Build:
     gzip: dict[str, bytes]
 
 
-def _own_file(entry: OwnEntry) -> str:
+def _own_file(entry: ExtensionEntry) -> str:
     mimetype = entry.mimetype.partition(";")[0]
     if mimetype in OWN_FILES:
         return OWN_FILES[mimetype]
@@ -154,7 +154,7 @@ def _files(
     for artifact_name, artifact in artifacts.items():
         put(FILES[artifact_name], artifact)
     own = []
-    for entry in snapshot.own:
+    for entry in snapshot.extension_files:
         file = _own_file(entry)
         put(file, own_artifacts[entry.url.partition("?")[0]])
         own.append({"url": entry.url, "file": file, "mimetype": entry.mimetype})
@@ -304,7 +304,7 @@ async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
             gzip[artifact_name] = files[file + ".gz"]
     own = []
     for item in record["own"]:
-        own.append(OwnEntry(item["url"], owned(item["file"]), item["mimetype"]))
+        own.append(ExtensionEntry(item["url"], owned(item["file"]), item["mimetype"]))
         if item["file"] + ".gz" in files:
             gzip[item["url"].partition("?")[0]] = files[item["file"] + ".gz"]
     revisions = tuple(

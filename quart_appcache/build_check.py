@@ -55,10 +55,10 @@ async def check_build(site: Site, folder: str, build: Build) -> None:
         # Views rendered too: a page changed since the build would otherwise
         # be served under its old revision, and installed clients would
         # never download it again.
-        now = await site.bundle.compute(site.host.render, final=True, with_own=False)
-        check_revisions(folder, build, now.tracked, command)
+        now = await site.bundle.compute(site.host.render, final=True, with_extension_files=False)
+        check_revisions(folder, build, now.app_entries, command)
         return
-    entries = await site.bundle.collect(with_own=False)
+    entries = await site.bundle.collect(with_extension_files=False)
     by_size = settings.build_check == "size"
     await asyncio.to_thread(partial(check_fresh, folder, build, entries, command, sizes=by_size))
     if not by_size:
@@ -121,7 +121,7 @@ def differing(built: dict[str, str], current: dict[str, str]) -> str | None:
 
 
 def _check_urls(folder: str, build: Build, declared: Sequence[str], command: str) -> None:
-    built = [item.url for item in build.snapshot.tracked]
+    built = [item.url for item in build.snapshot.app_entries]
     built_set, declared_set = set(built), set(declared)
     problems = []
     added = [url for url in declared if url not in built_set]
@@ -149,7 +149,7 @@ def check_fresh(
     _check_urls(folder, build, [entry.url for entry in entries], command)
     if not sizes:
         return
-    built = {item.url: item.size for item in build.snapshot.tracked}
+    built = {item.url: item.size for item in build.snapshot.app_entries}
     resized = [
         entry.url
         for entry in entries
@@ -167,7 +167,7 @@ def check_revisions(folder: str, build: Build, revisions: Sequence[Revision], co
             whose content changed.
     """
     _check_urls(folder, build, [item.url for item in revisions], command)
-    built = {item.url: item.revision for item in build.snapshot.tracked}
+    built = {item.url: item.revision for item in build.snapshot.app_entries}
     for item in revisions:
         if built[item.url] != item.revision:
             what = (

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal, Protocol
 
-from .declarations import Declarations, Entry, FileEntry, OwnEntry, ViewEntry, collect
+from .declarations import Declarations, Entry, ExtensionEntry, FileEntry, ViewEntry, collect
 from .errors import FileReadError
 from .hashing import Digest, Result, RevisionCache, hash_files, revision_of
 from .tasks import Shared, cancel_all, gather_or_cancel
@@ -98,8 +98,8 @@ async def compute_revisions(
     """
     files: list[FileEntry] = []
     views: list[ViewEntry] = []
-    own: list[OwnEntry] = []
-    by_kind = {FileEntry: files.append, ViewEntry: views.append, OwnEntry: own.append}
+    own: list[ExtensionEntry] = []
+    by_kind = {FileEntry: files.append, ViewEntry: views.append, ExtensionEntry: own.append}
     for entry in entries:  # one pass: this runs once per file of the tree
         by_kind[type(entry)](entry)  # type: ignore[operator]
     paths = [file.path for file in files]
@@ -201,17 +201,17 @@ class Snapshot:
     updated: str
     revisions: tuple[Revision, ...]
     # The bytes of what the extension serves itself (the "own" revisions).
-    own: tuple[OwnEntry, ...] = field(default=(), compare=False, repr=False)
+    extension_files: tuple[ExtensionEntry, ...] = field(default=(), compare=False, repr=False)
 
     @functools.cached_property
-    def tracked(self) -> tuple[Revision, ...]:
+    def app_entries(self) -> tuple[Revision, ...]:
         """The app's own entries, without what the extension serves itself."""
         return tracked_only(self.revisions)
 
     @functools.cached_property
     def urls(self) -> list[str]:
         """The app's tracked URLs, in bundle order (do not change the list)."""
-        return [item.url for item in self.tracked]
+        return [item.url for item in self.app_entries]
 
 
 class Bundle:
@@ -230,26 +230,26 @@ class Bundle:
 
     def collect_now(self) -> list[Entry]:
         """The app's entries as of now (without the extension's own), listed on this thread."""
-        return collect(self.declarations, with_own=False)
+        return collect(self.declarations, with_extension_files=False)
 
     async def collect(
         self,
         *,
         cached: bool = False,
-        with_own: bool = True,
+        with_extension_files: bool = True,
     ) -> list[Entry]:
         """The entries as of now, listed in a worker thread.
 
         Args:
             cached: reuse unchanged folder listings (debug mode).
-            with_own: list the extension's own artifacts too.
+            with_extension_files: list the extension's own artifacts too.
         """
         return await asyncio.to_thread(
             partial(
                 collect,
                 self.declarations,
                 listings=self._listings if cached else None,
-                with_own=with_own,
+                with_extension_files=with_extension_files,
             )
         )
 
@@ -274,7 +274,7 @@ class Bundle:
         final: bool,
         progress: Progress | None = None,
         keep: bool = False,
-        with_own: bool = True,
+        with_extension_files: bool = True,
     ) -> Snapshot:
         """Collect, digest and version the bundle now, and return the result.
 
@@ -287,7 +287,7 @@ class Bundle:
                 file's digest and each folder's listing, so the next one
                 only ``stat``s what did not change. A one-off computation
                 would pay for that per file, for nothing.
-            with_own: include the extension's own files (a build's startup
+            with_extension_files: include the extension's own files (a build's startup
                 check leaves them to the build's fingerprint).
         """
         live = keep and not final
@@ -297,7 +297,7 @@ class Bundle:
         # all (declared in a folder first) has its render cancelled and ignored.
         early = {url: asyncio.ensure_future(render(url)) for url in self.declarations.view_urls()}
         try:
-            entries = await self.collect(cached=live, with_own=with_own)
+            entries = await self.collect(cached=live, with_extension_files=with_extension_files)
             revisions = await compute_revisions(
                 entries,
                 lambda url: early.pop(url, None) or render(url),
@@ -312,7 +312,7 @@ class Bundle:
         # an unchanged file gives back the very same entry.
         if not final and last is not None and last.revisions == tuple(revisions):
             return last  # nothing changed: the same version, not computed again
-        own = tuple(entry for entry in entries if isinstance(entry, OwnEntry))
+        own = tuple(entry for entry in entries if isinstance(entry, ExtensionEntry))
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
 
     async def hash_paths(self, paths: Sequence[str]) -> list[Result]:
@@ -320,7 +320,7 @@ class Bundle:
         return await hash_files(paths)
 
     def _remember(
-        self, version: str, revisions: Sequence[Revision], own: tuple[OwnEntry, ...]
+        self, version: str, revisions: Sequence[Revision], own: tuple[ExtensionEntry, ...]
     ) -> Snapshot:
         # `updated` is when this process first saw a version: the same
         # version keeps its time, and a new one is always strictly later than

@@ -145,12 +145,14 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
     artifacts: dict[str, Artifact] = {str(name): a for name, a in frozen.artifacts.items()}
     # No event loop runs any more: reading templates and writing may block.
     _guarded(
-        lambda: write_build(folder, snapshot, artifacts, frozen.own, site.fingerprint()),
+        lambda: write_build(
+            folder, snapshot, artifacts, frozen.extension_files, site.fingerprint()
+        ),
         show_traceback,
     )
-    total = sum(item.size for item in snapshot.tracked)
+    total = sum(item.size for item in snapshot.app_entries)
     click.echo(
-        f"Built {len(snapshot.tracked):,} entries ({human_size(total)}), "
+        f"Built {len(snapshot.app_entries):,} entries ({human_size(total)}), "
         f"version {snapshot.version[:16]}, in {time.perf_counter() - started:.2f} s "
         f"into {folder}"
     )
@@ -175,13 +177,13 @@ def run_show(site: Site, show_traceback: bool) -> None:
     own = [item for item in snapshot.revisions if item.kind == "own"]
     width = max([len("URL"), *(len(item.url) for item in snapshot.revisions)])
     click.echo(f"{'URL':<{width}}  {'SIZE':>10}  REVISION")
-    for item in snapshot.tracked:
+    for item in snapshot.app_entries:
         click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
     if own:
         click.echo("precached with them (the page client, web app manifest and icons):")
         for item in own:
             click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
-    total = sum(item.size for item in snapshot.tracked)
+    total = sum(item.size for item in snapshot.app_entries)
     click.echo(
-        f"{len(snapshot.tracked):,} entries, {human_size(total)}, version {snapshot.version}"
+        f"{len(snapshot.app_entries):,} entries, {human_size(total)}, version {snapshot.version}"
     )

@@ -19,7 +19,7 @@ from .errors import ConfigError, FolderNotFoundError, InvalidURLError, NotAFolde
 from .urls import check_prefix, check_url
 from .walk import FileEntry, Folder, ListingCache, walk_folder
 
-__all__ = ["Declarations", "Entry", "FileEntry", "Folder", "OwnEntry", "ViewEntry", "collect"]
+__all__ = ["Declarations", "Entry", "ExtensionEntry", "FileEntry", "Folder", "ViewEntry", "collect"]
 
 logger = logging.getLogger("quart_appcache")
 
@@ -32,7 +32,7 @@ class ViewEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class OwnEntry:
+class ExtensionEntry:
     """A URL the extension serves itself (the page client...), precached with the rest."""
 
     url: str
@@ -40,7 +40,7 @@ class OwnEntry:
     mimetype: str = "application/octet-stream"
 
 
-Entry = FileEntry | ViewEntry | OwnEntry
+Entry = FileEntry | ViewEntry | ExtensionEntry
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Declarations:
             tracked too, since a fallback that is not cached cannot work
             offline.
         fallback_key: how the user wrote the FALLBACK setting, for errors.
-        own: returns what the extension serves itself and precaches with the
+        extension_files: returns what the extension serves itself and precaches with the
             bundle (page client, web app manifest, icons); listed last, never
             excluded. Called when the bundle is collected, in a worker thread.
     """
@@ -65,7 +65,7 @@ class Declarations:
     reserved: dict[str, str] = field(default_factory=dict)
     fallback_targets: list[str] = field(default_factory=list)
     fallback_key: str = "APPCACHE_FALLBACK"
-    own: Callable[[], list[OwnEntry]] = list
+    extension_files: Callable[[], list[ExtensionEntry]] = list
     items: list[str | Folder] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     # Counts declarations, so what was derived from them knows when it is stale.
@@ -164,7 +164,7 @@ def collect(
     *,
     on_skip: Callable[[str], None] | None = None,
     listings: ListingCache | None = None,
-    with_own: bool = True,
+    with_extension_files: bool = True,
     on_found: Callable[[list[FileEntry]], None] | None = None,
 ) -> list[Entry]:
     """List the entries of the bundle, in declaration order, duplicates collapsed.
@@ -180,7 +180,7 @@ def collect(
             devices); defaults to a logged warning.
         listings: debug-mode cache of folder listings, so unchanged folders
             are only stat-ed, not listed again.
-        with_own: also list what the extension serves itself (left out when
+        with_extension_files: also list what the extension serves itself (left out when
             only the app's tracked URLs are wanted: it may generate icons).
         on_found: called with the files of each folder listing, as found.
 
@@ -203,6 +203,6 @@ def collect(
                 entries.setdefault(entry.url, entry)
     for url in declarations.fallback_targets:
         entries.setdefault(url, ViewEntry(url))
-    for own in declarations.own() if with_own else []:
+    for own in declarations.extension_files() if with_extension_files else []:
         entries.setdefault(own.url, own)
     return list(entries.values())

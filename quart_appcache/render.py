@@ -1,6 +1,6 @@
 """Pure renderers: the AppCache manifest, the precache JSON and the service worker.
 
-Each is a function of a :class:`Listing` (one version of the bundle, seen
+Each is a function of a :class:`PrefixedBundle` (one version of the bundle, seen
 under one URL prefix) and a Jinja template; none touches the network, the
 disk or a framework. Values reach JavaScript only through ``json.dumps``.
 """
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PACKAGE_TEMPLATES",
-    "Listing",
+    "PrefixedBundle",
     "client_script",
     "load_template",
     "manifest_context",
@@ -49,7 +49,7 @@ PACKAGE_TEMPLATES = jinja2.Environment(
 
 
 @dataclass(frozen=True)
-class Listing:
+class PrefixedBundle:
     """One version of the bundle as the artifacts state it, under one URL prefix.
 
     An app served under a prefix (an ASGI ``root_path`` such as ``/app``)
@@ -74,7 +74,7 @@ class Listing:
     scope: str
 
     @classmethod
-    def of(cls, snapshot: Snapshot, settings: Settings, prefix: str = "") -> Listing:
+    def of(cls, snapshot: Snapshot, settings: Settings, prefix: str = "") -> PrefixedBundle:
         """The listing of ``snapshot`` under ``prefix`` (``""`` or like ``/app``)."""
         revisions = snapshot.revisions
         if prefix:
@@ -94,14 +94,14 @@ class Listing:
         )
 
     @property
-    def tracked(self) -> tuple[Revision, ...]:
+    def app_entries(self) -> tuple[Revision, ...]:
         """The app's own entries, without what the extension serves itself."""
         return tracked_only(self.revisions)
 
     @property
     def urls(self) -> list[str]:
         """The app's tracked URLs, in bundle order."""
-        return [item.url for item in self.tracked]
+        return [item.url for item in self.app_entries]
 
 
 @functools.cache
@@ -177,7 +177,7 @@ async def render_template(template: jinja2.Template, context: Mapping[str, Any],
         ) from error
 
 
-def manifest_context(listing: Listing) -> dict[str, Any]:
+def manifest_context(listing: PrefixedBundle) -> dict[str, Any]:
     """The variables of the AppCache manifest template.
 
     ``urls``, ``hash``, ``updated``, ``fallback`` and ``network`` as in the
@@ -191,11 +191,11 @@ def manifest_context(listing: Listing) -> dict[str, Any]:
         "updated": listing.updated,
         "fallback": dict(listing.fallback),
         "network": list(listing.network),
-        "entries": listing.tracked,
+        "entries": listing.app_entries,
     }
 
 
-def precache_json(listing: Listing) -> str:
+def precache_json(listing: PrefixedBundle) -> str:
     """The entries as Workbox's precache manifest: ``[{"url", "revision"}, ...]``."""
     return json.dumps(
         [{"url": item.url, "revision": item.revision} for item in listing.revisions],
@@ -203,7 +203,7 @@ def precache_json(listing: Listing) -> str:
     )
 
 
-def sw_context(listing: Listing, settings: Settings) -> dict[str, Any]:
+def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
     """The variables of the service-worker template, each already JSON.
 
     The template pastes them into JavaScript as they are, so nothing else
@@ -281,7 +281,7 @@ def template_globals(
     @jinja2.pass_context
     def appcache_head(context: jinja2.runtime.Context) -> Markup:
         """The web app manifest link, theme colour, icons and the page client's script."""
-        return site_of(context).own.head(prefix_of(context))
+        return site_of(context).files.head(prefix_of(context))
 
     return {
         "appcache_manifest_url": appcache_manifest_url,

@@ -77,10 +77,10 @@ class Artifact:
     @classmethod
     def of(cls, name: ArtifactName, body: bytes) -> Artifact:
         """Tag ``body`` with a digest of its bytes (hashes: run it off the event loop)."""
-        return cls.own(body, BY_NAME[name].mimetype)
+        return cls.tagged(body, BY_NAME[name].mimetype)
 
     @classmethod
-    def own(cls, body: bytes, mimetype: str) -> Artifact:
+    def tagged(cls, body: bytes, mimetype: str) -> Artifact:
         """Tag bytes of any type (the extension's own files) with their digest."""
         return cls(body, hashlib.sha256(body).hexdigest()[:ETAG_CHARS], mimetype)
 
@@ -220,7 +220,9 @@ async def answer(
     prefix = url_prefix(root_path)
     try:
         artifact = (
-            await site.artifact(served, prefix) if spec.rendered else await site.own_artifact(path)
+            await site.artifact(served, prefix)
+            if spec.rendered
+            else await site.extension_file(path)
         )
     except AppcacheError as error:
         site.report(error)

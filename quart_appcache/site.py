@@ -26,13 +26,13 @@ from .artifacts import BY_NAME, RENDERED, ArtifactName, Served, served_urls
 from .build import has_build, read_build
 from .build_check import check_build, fingerprint
 from .bundle import Bundle, Progress, Snapshot
-from .declarations import Declarations, OwnEntry
+from .declarations import Declarations, ExtensionEntry
 from .errors import AppcacheError, FinalizedError
+from .extension_files import ExtensionFiles
 from .host import Host
-from .own import OwnArtifacts
 from .render import (
     PACKAGE_TEMPLATES,
-    Listing,
+    PrefixedBundle,
     load_template,
     manifest_context,
     precache_json,
@@ -42,7 +42,7 @@ from .render import (
 from .serving import Artifact
 from .settings import Settings
 from .tasks import Shared
-from .tracked import Tracked
+from .tracked import UrlMatcher
 
 __all__ = ["Frozen", "Site", "StartupMode"]
 
@@ -67,9 +67,9 @@ class Frozen:
 
     snapshot: Snapshot
     artifacts: dict[ArtifactName, Artifact]
-    tracked: Tracked = field(repr=False)
+    matcher: UrlMatcher = field(repr=False)
     # What the extension serves itself, by URL path (without the query).
-    own: dict[str, Artifact] = field(default_factory=dict, repr=False)
+    extension_files: dict[str, Artifact] = field(default_factory=dict, repr=False)
 
 
 class Site:
@@ -78,24 +78,24 @@ class Site:
     Args:
         host: the app, as the core sees it.
         settings: its checked settings.
-        own: the extension's own files, when already made from the same
+        files: the extension's own files, when already made from the same
             settings (checking the icon source once); made here otherwise.
 
     Raises:
         ConfigError: the icon source cannot be used.
     """
 
-    def __init__(self, host: Host, settings: Settings, own: OwnArtifacts | None = None) -> None:
+    def __init__(self, host: Host, settings: Settings, files: ExtensionFiles | None = None) -> None:
         self.host = host
         self.settings = settings
-        self.own = own if own is not None else OwnArtifacts(settings, host.root_path)
+        self.files = files if files is not None else ExtensionFiles(settings, host.root_path)
         self.bundle = Bundle(
             Declarations(
                 host.root_path,
                 settings.reserved,
                 fallback_targets=list(dict.fromkeys(settings.fallback.values())),
                 fallback_key=settings.names.name("APPCACHE_FALLBACK"),
-                own=self.own.entries,
+                extension_files=self.files.entries,
             )
         )
         self.build_dir = (
@@ -104,7 +104,7 @@ class Site:
             else None
         )
         # Every URL the extension serves for this app (the registry's entries that are on).
-        self.served: list[Served] = served_urls(settings, icons=self.own.icon_path is not None)
+        self.served: list[Served] = served_urls(settings, icons=self.files.icon_path is not None)
         self._serving = {item.url: item.name for item in self.served}
         # The CLI computes by itself after the app's startup; it says so here.
         self.startup_mode: StartupMode = "serve"
@@ -114,15 +114,15 @@ class Site:
         # the declarations' generation it was made under, and the matcher
         # built from them (off the loop).
         self._listed: tuple[int, list[str] | Snapshot] | None = None
-        self._tracked: tuple[object, Tracked] | None = None
-        self._tracking: Shared[Tracked] = Shared(keep=False)
+        self._matched: tuple[object, UrlMatcher] | None = None
+        self._matching: Shared[UrlMatcher] = Shared(keep=False)
         # Rendered artifacts by (name, prefix), keyed by what they were rendered
         # from, so an unchanged bundle is not rendered again and concurrent
         # requests share one render.
         self._rendered: dict[tuple[ArtifactName, str], Shared[Artifact]] = {}
         # Each artifact rendered under PREFIX_MARKER, for every other prefix.
         self._marked: dict[ArtifactName, Shared[Artifact]] = {}
-        # The errors already logged by tracked_or_none().
+        # The errors already logged by matcher().
         self._logged: set[str] = set()
 
     # -- state -----------------------------------------------------------------
@@ -142,15 +142,15 @@ class Site:
         """Which artifact a request path (no query, no URL prefix) asks for, if any."""
         return self._serving.get(path)
 
-    async def own_artifact(self, path: str) -> Artifact | None:
+    async def extension_file(self, path: str) -> Artifact | None:
         """What the extension serves itself at ``path`` (page client, web app
         manifest, icons): the frozen bytes, or the current ones."""
         frozen = self._frozen
         if frozen is not None:
-            return frozen.own.get(path)
-        for entry in await asyncio.to_thread(self.own.entries):
+            return frozen.extension_files.get(path)
+        for entry in await asyncio.to_thread(self.files.entries):
             if entry.url.partition("?")[0] == path:
-                return await asyncio.to_thread(_own_artifact, entry)
+                return await asyncio.to_thread(_extension_file, entry)
         return None
 
     @property
@@ -169,17 +169,17 @@ class Site:
                 "calling finalize())."
             )
 
-    def tracked_urls(self) -> list[str]:
+    def urls_now(self) -> list[str]:
         """The tracked URLs: frozen, or listed now (folders walked on this thread)."""
         if self._frozen is not None:
             return self._frozen.snapshot.urls
         return [entry.url for entry in self.bundle.collect_now()]
 
-    def tracked_now(self) -> Tracked | None:
+    def matcher_now(self) -> UrlMatcher | None:
         """The tracked-URL matcher, if one is ready for the current declarations."""
         if self._frozen is not None:
-            return self._frozen.tracked
-        listed, tracked = self._listed, self._tracked
+            return self._frozen.matcher
+        listed, tracked = self._listed, self._matched
         if (
             listed is not None
             and tracked is not None
@@ -189,7 +189,7 @@ class Site:
             return tracked[1]
         return None
 
-    async def tracked(self) -> Tracked:
+    async def _matcher(self) -> UrlMatcher:
         """The URLs whose answers get the tracked cache headers.
 
         Frozen: exactly the frozen snapshot's URLs. Live: the URLs of the most
@@ -197,12 +197,12 @@ class Site:
         since the last declaration. Built in a worker thread; concurrent
         callers share one build.
         """
-        ready = self.tracked_now()
+        ready = self.matcher_now()
         if ready is not None:
             return ready
-        return await self._tracking(self._build_tracked)
+        return await self._matching(self._build_matcher)
 
-    async def tracked_or_none(self) -> Tracked | None:
+    async def matcher(self) -> UrlMatcher | None:
         """The tracked-URL matcher, or ``None`` while the bundle is in error.
 
         The cache-header hooks ask this on every GET: a bundle that cannot be
@@ -210,11 +210,11 @@ class Site:
         must not break the app's other routes. Each distinct error is logged
         once; the artifacts answer 500 with it meanwhile.
         """
-        ready = self.tracked_now()
+        ready = self.matcher_now()
         if ready is not None:
             return ready
         try:
-            return await self.tracked()
+            return await self._matcher()
         except AppcacheError as error:
             self.report(error)
             return None
@@ -228,20 +228,20 @@ class Site:
             self._logged.add(message)
             logger.error("quart_appcache: the offline bundle is unavailable: %s", message)
 
-    async def _build_tracked(self) -> Tracked:
+    async def _build_matcher(self) -> UrlMatcher:
         generation = self.bundle.declarations.generation
         listed = self._listed
         if listed is None or listed[0] != generation:
-            entries = await self.bundle.collect(cached=True, with_own=False)
+            entries = await self.bundle.collect(cached=True, with_extension_files=False)
             listed = (generation, [entry.url for entry in entries])
             self._listed = listed
-        tracked = await asyncio.to_thread(_tracked_of, listed[1])
-        self._tracked = (listed, tracked)
+        tracked = await asyncio.to_thread(_matcher_of, listed[1])
+        self._matched = (listed, tracked)
         return tracked
 
     # -- startup ---------------------------------------------------------------
 
-    async def started(self) -> None:
+    async def on_startup(self) -> None:
         """The adapter's startup hook, once the app's own startup has run.
 
         Serving: load the deploy-time build if there is one (never in debug),
@@ -295,7 +295,7 @@ class Site:
 
     async def _finalize(self, progress: Progress | None) -> Frozen:
         snapshot = await self.bundle.compute(self.host.render, final=True, progress=progress)
-        listing = Listing.of(snapshot, self.settings)
+        listing = PrefixedBundle.of(snapshot, self.settings)
         artifacts = {
             name: await self._render(name, listing, self._template(name)) for name in self.urls
         }
@@ -318,7 +318,7 @@ class Site:
 
     def fingerprint(self) -> dict[str, str]:
         """What in the settings and templates shapes the artifacts (reads templates)."""
-        return fingerprint(self.settings, self.host.templates(), self.own.token)
+        return fingerprint(self.settings, self.host.templates(), self.files.token)
 
     # -- artifacts -------------------------------------------------------------
 
@@ -350,13 +350,15 @@ class Site:
         if not prefix or (template is not None and template.environment is not PACKAGE_TEMPLATES):
             # (An app's own template may do anything with the URLs: rendered
             # per prefix, at most PREFIXES_KEPT of them kept.)
-            return await self._render(name, Listing.of(snapshot, self.settings, prefix), template)
+            return await self._render(
+                name, PrefixedBundle.of(snapshot, self.settings, prefix), template
+            )
 
         # The packaged renderers put the prefix in front of URLs and nowhere
         # else: rendered once with a marker, then the prefix is put in, so
         # prefixes a client chooses (Mount("/{tenant}", ...)) cost no render.
         def render_marked() -> Awaitable[Artifact]:
-            listing = Listing.of(snapshot, self.settings, PREFIX_MARKER)
+            listing = PrefixedBundle.of(snapshot, self.settings, PREFIX_MARKER)
             return self._render(name, listing, template)
 
         marked = self._marked.setdefault(name, Shared())
@@ -374,7 +376,7 @@ class Site:
         return load_template(self.host.templates(), chosen, settings.names.name(template_key))
 
     async def _render(
-        self, name: ArtifactName, listing: Listing, template: jinja2.Template | None
+        self, name: ArtifactName, listing: PrefixedBundle, template: jinja2.Template | None
     ) -> Artifact:
         if template is None:
             text = precache_json(listing)
@@ -396,8 +398,8 @@ def _with_prefix(name: ArtifactName, base: Artifact, prefix: str) -> Artifact:
     return Artifact.of(name, base.body.replace(PREFIX_MARKER.encode(), prefix.encode("ascii")))
 
 
-def _own_artifact(entry: OwnEntry) -> Artifact:
-    return Artifact.own(entry.body, entry.mimetype)
+def _extension_file(entry: ExtensionEntry) -> Artifact:
+    return Artifact.tagged(entry.body, entry.mimetype)
 
 
 def _frozen(
@@ -409,14 +411,16 @@ def _frozen(
     once, here, or read from a build (``gzip``). Hashes and compresses: run it
     off the event loop."""
     gzip = gzip or {}
-    own = {entry.url.partition("?")[0]: _own_artifact(entry) for entry in snapshot.own}
+    own = {
+        entry.url.partition("?")[0]: _extension_file(entry) for entry in snapshot.extension_files
+    }
     return Frozen(
         snapshot,
         {name: artifact.compressed(gzip.get(name)) for name, artifact in artifacts.items()},
-        Tracked(snapshot.urls),
+        UrlMatcher(snapshot.urls),
         {path: artifact.compressed(gzip.get(path)) for path, artifact in own.items()},
     )
 
 
-def _tracked_of(listed: list[str] | Snapshot) -> Tracked:
-    return Tracked(listed.urls if isinstance(listed, Snapshot) else listed)
+def _matcher_of(listed: list[str] | Snapshot) -> UrlMatcher:
+    return UrlMatcher(listed.urls if isinstance(listed, Snapshot) else listed)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from .urls import encode_path, listed_key
 
-__all__ = ["Tracked", "cache_control_for_tracked", "request_key", "route_path"]
+__all__ = ["UrlMatcher", "cache_control_for_tracked", "request_key", "route_path"]
 
 # Directives that decide how long a response may be reused; a tracked answer
 # must always be revalidated, so these are replaced.
@@ -22,7 +22,7 @@ _FRESHNESS = frozenset(
 _FRESHNESS_EXTENSIONS = ("stale-while-revalidate", "stale-if-error")
 
 
-class Tracked:
+class UrlMatcher:
     """The listed URLs of one bundle, ready to match requests.
 
     Args:

@@ -180,7 +180,7 @@ def _startup_hook(site: Site) -> Any:
         # generator. Adding ours now puts it after all of the app's own
         # startup code, so views that need a database opened there work.
         async def started() -> AsyncGenerator[None, None]:
-            await site.started()
+            await site.on_startup()
             yield
 
         for gen in spent:  # started before: drop the spent generator
@@ -196,7 +196,7 @@ def _cache_header_hook(site: Site) -> Any:
     async def set_cache_headers(response: Response) -> Response:
         if request.method not in ("GET", "HEAD") or is_render():
             return response
-        tracked = await site.tracked_or_none()
+        tracked = await site.matcher()
         if tracked is not None and request_key(request.path, request.query_string) in tracked:
             debug = current_app.debug
             response.headers["Cache-Control"] = cache_control_for_tracked(

@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from ..api import AppcacheBase
 from ..clash import check_unrouted
 from ..errors import ConfigError, NotInitializedError
-from ..own import OwnArtifacts
+from ..extension_files import ExtensionFiles
 from ..render import template_globals
 from ..settings import DEFAULTS, FIELDS, KeyNames, Settings
 from ..site import Site
@@ -115,7 +115,7 @@ class Appcache(AppcacheBase[Starlette]):
         self._debug = debug
         self._base_dir = os.path.abspath(os.fspath(base_dir) if base_dir is not None else ".")
         # The icon source is checked here, where the mistake is made.
-        self._own = OwnArtifacts(self.settings, self._base_dir)
+        self._own = ExtensionFiles(self.settings, self._base_dir)
         super().__init__()
         self._templates: Jinja2Templates | None = None
         if templates is not None:

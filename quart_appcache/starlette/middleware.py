@@ -70,7 +70,7 @@ class AppcacheMiddleware:
             await _send_reply(send, reply)
             return
         if scope["method"] in ("GET", "HEAD"):
-            tracked = await self.site.tracked_or_none()
+            tracked = await self.site.matcher()
             if tracked is not None and request_key(path, scope.get("query_string", b"")) in tracked:
                 send = self._tracked_headers(send)
         await self.app(scope, receive, send)
@@ -108,7 +108,7 @@ class AppcacheMiddleware:
                 self.host.state = state if isinstance(state, MutableMapping) else None
                 try:
                     check_unrouted(self.site, route_for(self.host.app))
-                    await self.site.started()
+                    await self.site.on_startup()
                 except Exception as error:
                     # The server prints the reason (uvicorn logs it, hypercorn raises it).
                     failure.append(f"quart_appcache: the app cannot start: {error}")

@@ -12,7 +12,7 @@ from starlette.routing import Mount
 
 from quart_appcache import site as site_module
 from quart_appcache.artifacts import RENDERED
-from quart_appcache.render import Listing
+from quart_appcache.render import PrefixedBundle
 
 from ..conftest import StarletteFactory, parse_manifest, write
 
@@ -70,7 +70,7 @@ async def test_each_prefix_gets_its_own_urls_and_the_bytes_of_a_direct_render(
         for name, path in ARTIFACTS.items():
             served = (await http.get("/acme" + path)).content
             direct = await site._render(
-                name, Listing.of(snapshot, site.settings, "/acme"), site._template(name)
+                name, PrefixedBundle.of(snapshot, site.settings, "/acme"), site._template(name)
             )
             assert served == direct.body, name
             assert (await http.get("/acme" + path)).headers["etag"] == direct.quoted_etag

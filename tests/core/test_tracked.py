@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from quart_appcache.tracked import Tracked, cache_control_for_tracked, request_key, route_path
+from quart_appcache.tracked import UrlMatcher, cache_control_for_tracked, request_key, route_path
 
 
 def test_listed_urls_match_the_requests_browsers_send() -> None:
-    tracked = Tracked(["/caf%C3%A9", "/search?q=%C3%BC", "/static/a%20b.js", "/static/100%25.js"])
+    tracked = UrlMatcher(
+        ["/caf%C3%A9", "/search?q=%C3%BC", "/static/a%20b.js", "/static/100%25.js"]
+    )
     # ASGI servers hand over the decoded path and the raw query string.
     assert request_key("/café", b"") in tracked
     assert request_key("/search", b"q=%C3%BC") in tracked
@@ -21,7 +23,7 @@ def test_listed_urls_match_the_requests_browsers_send() -> None:
 
 def test_only_listed_files_count_not_everything_under_a_folder() -> None:
     # A folder mounted at "/" lists its files; the app's other routes are not tracked.
-    tracked = Tracked(["/", "/app.js", "/css/app.css"])
+    tracked = UrlMatcher(["/", "/app.js", "/css/app.css"])
     assert request_key("/app.js", b"") in tracked
     assert request_key("/api/items", b"") not in tracked
     assert request_key("/css/other.css", b"") not in tracked

@@ -16,7 +16,7 @@ from PIL import Image
 from quart import Quart
 
 from quart_appcache import Appcache, ConfigError
-from quart_appcache import own as own_module
+from quart_appcache import extension_files as own_module
 from quart_appcache.build import RECORD
 from quart_appcache.hashing import revision_of
 

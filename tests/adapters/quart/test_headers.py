@@ -113,13 +113,13 @@ async def test_in_process_renders_never_pay_for_the_header_hook(
     appcache.add_folder("static")
     site = appcache.site()
     built: list[int] = []
-    real = site._build_tracked
+    real = site._build_matcher
 
     async def counting():  # type: ignore[no-untyped-def]
         built.append(1)
         return await real()
 
-    monkeypatch.setattr(site, "_build_tracked", counting)
+    monkeypatch.setattr(site, "_build_matcher", counting)
     await appcache.hash()
     assert built == []
     client = app.test_client()

@@ -1,7 +1,7 @@
 """What the extension serves itself and precaches with the bundle.
 
 The page client (``appcache.js``), the web app manifest and the icons
-generated from ``APPCACHE_ICON``. They are :class:`~quart_appcache.declarations.OwnEntry`
+generated from ``APPCACHE_ICON``. They are :class:`~quart_appcache.declarations.ExtensionEntry`
 items at the end of the bundle, so the version covers them and the worker
 precaches them: an installed app starts offline.
 
@@ -25,14 +25,14 @@ from markupsafe import Markup, escape
 
 from .artifacts import BY_NAME
 from .colors import parse_css_color
-from .declarations import OwnEntry
+from .declarations import ExtensionEntry
 from .errors import ConfigError
 from .icons import ALGORITHM, ICONS, check_source, generate
 from .render import client_script, sw_registration
 from .settings import Settings
 from .webapp import manifest_json
 
-__all__ = ["OwnArtifacts"]
+__all__ = ["ExtensionFiles"]
 
 MIMETYPES = {
     "client": BY_NAME["client"].mimetype,
@@ -49,7 +49,7 @@ class _Icons:
     files: dict[str, bytes] | None  # None until generated
 
 
-class OwnArtifacts:
+class ExtensionFiles:
     """The page client, web app manifest and icons of one app.
 
     Args:
@@ -106,12 +106,12 @@ class OwnArtifacts:
 
     # -- entries -----------------------------------------------------------------
 
-    def entries(self) -> list[OwnEntry]:
+    def entries(self) -> list[ExtensionEntry]:
         """Every artifact with its bytes, generating icons when needed (in a thread)."""
-        out: list[OwnEntry] = []
+        out: list[ExtensionEntry] = []
         client = self.client_url
         if client is not None:
-            out.append(OwnEntry(client, client_script(), MIMETYPES["client"]))
+            out.append(ExtensionEntry(client, client_script(), MIMETYPES["client"]))
         icons = self._current_icons()
         if self.settings.web_manifest is not None and self.manifest_url is not None:
             listed = (
@@ -132,12 +132,12 @@ class OwnArtifacts:
                 else []
             )
             body = manifest_json(self.settings.web_manifest, self.manifest_url, listed)
-            out.append(OwnEntry(self.manifest_url, body, MIMETYPES["manifest"]))
+            out.append(ExtensionEntry(self.manifest_url, body, MIMETYPES["manifest"]))
         if icons is not None and icons.files is not None:
             for spec in ICONS:
                 url = self.icon_url(spec.name)
                 assert url is not None
-                out.append(OwnEntry(url, icons.files[spec.name], MIMETYPES["icon"]))
+                out.append(ExtensionEntry(url, icons.files[spec.name], MIMETYPES["icon"]))
         return out
 
     def _relative_icon(self, name: str) -> str:
