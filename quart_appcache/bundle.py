@@ -58,7 +58,7 @@ Kind = Literal["file", "view", "own"]
 
 
 # Hashable and never changed, but not frozen: a frozen dataclass's __init__
-# costs three times as much, and one is made per file of the tree.
+# costs more, and one is made per file of the tree.
 @dataclass(slots=True, unsafe_hash=True)
 class Revision:
     """One cache entry: its URL, the revision of its content, its size, and
