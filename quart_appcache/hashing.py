@@ -141,6 +141,9 @@ class RevisionCache:
 
     def __init__(self) -> None:
         self.known: dict[str, Digest] = {}
+        # What the bundle made of the last computation, to recognise an
+        # unchanged one at once (see quart_appcache.bundle).
+        self.previous: Any = None
 
     def replace(self, known: dict[str, Digest]) -> None:
         """Keep exactly these files (forgetting deleted ones)."""

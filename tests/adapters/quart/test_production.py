@@ -255,3 +255,22 @@ async def test_finalize_by_hand_before_startup_is_kept(
     await fresh_cache.finalize()
     async with fresh.test_app():  # no stale-build error: the app was finalized by hand
         assert "/static/added.js" in fresh_cache.urls
+
+
+async def test_debug_sees_a_changed_view_when_no_file_changed(make_app: AppFactory) -> None:
+    app, appcache = make_app(debug=True)
+    text = {"body": "<h1>one</h1>"}
+
+    @app.route("/page")
+    async def page() -> str:
+        return text["body"]
+
+    appcache.add_urls("/page")
+    appcache.add_folder("static")
+    first = await appcache.hash()
+    assert await appcache.hash() == first  # nothing changed: the same version and time
+    text["body"] = "<h1>two</h1>"
+    second = await appcache.hash()
+    assert second[0] != first[0]
+    text["body"] = "<h1>one</h1>"
+    assert (await appcache.hash())[0] == first[0]
