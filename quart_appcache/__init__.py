@@ -14,38 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
-    AppcacheError,
-    BuildError,
-    ConfigError,
-    FetchError,
-    FileReadError,
-    FinalizedError,
-    FolderNotFoundError,
-    InvalidURLError,
-    NotAFolderError,
-    NotInitializedError,
-    TemplateError,
-)
+from . import errors
+from .errors import *  # noqa: F403 (the one error hierarchy of both adapters)
 
 if TYPE_CHECKING:
     from .quart import Appcache, get_appcache
 
-__all__ = [
-    "Appcache",
-    "AppcacheError",
-    "BuildError",
-    "ConfigError",
-    "FetchError",
-    "FileReadError",
-    "FinalizedError",
-    "FolderNotFoundError",
-    "InvalidURLError",
-    "NotAFolderError",
-    "NotInitializedError",
-    "TemplateError",
-    "get_appcache",
-]
+__all__ = ["Appcache", "get_appcache"]
+__all__ += errors.__all__
 
 __version__ = "0.2.0"
 

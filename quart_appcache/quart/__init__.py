@@ -21,33 +21,9 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
         "quart_appcache's Quart adapter needs Quart: pip install 'quart-appcache[quart]'."
     ) from error
 
-from ..errors import (
-    AppcacheError,
-    BuildError,
-    ConfigError,
-    FetchError,
-    FileReadError,
-    FinalizedError,
-    FolderNotFoundError,
-    InvalidURLError,
-    NotAFolderError,
-    NotInitializedError,
-    TemplateError,
-)
+from .. import errors
+from ..errors import *  # noqa: F403 (the one error hierarchy of both adapters)
 from .extension import Appcache, get_appcache
 
-__all__ = [
-    "Appcache",
-    "AppcacheError",
-    "BuildError",
-    "ConfigError",
-    "FetchError",
-    "FileReadError",
-    "FinalizedError",
-    "FolderNotFoundError",
-    "InvalidURLError",
-    "NotAFolderError",
-    "NotInitializedError",
-    "TemplateError",
-    "get_appcache",
-]
+__all__ = ["Appcache", "get_appcache"]
+__all__ += errors.__all__

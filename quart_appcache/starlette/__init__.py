@@ -22,35 +22,10 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
         "quart_appcache.starlette needs Starlette: pip install 'quart-appcache[starlette]'."
     ) from error
 
-from ..errors import (
-    AppcacheError,
-    BuildError,
-    ConfigError,
-    FetchError,
-    FileReadError,
-    FinalizedError,
-    FolderNotFoundError,
-    InvalidURLError,
-    NotAFolderError,
-    NotInitializedError,
-    TemplateError,
-)
+from .. import errors
+from ..errors import *  # noqa: F403 (the one error hierarchy of both adapters)
 from .extension import Appcache, get_appcache
 from .middleware import AppcacheMiddleware
 
-__all__ = [
-    "Appcache",
-    "AppcacheError",
-    "AppcacheMiddleware",
-    "BuildError",
-    "ConfigError",
-    "FetchError",
-    "FileReadError",
-    "FinalizedError",
-    "FolderNotFoundError",
-    "InvalidURLError",
-    "NotAFolderError",
-    "NotInitializedError",
-    "TemplateError",
-    "get_appcache",
-]
+__all__ = ["Appcache", "AppcacheMiddleware", "get_appcache"]
+__all__ += errors.__all__
