@@ -7,10 +7,11 @@ disk or a framework. Values reach JavaScript only through ``json.dumps``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -18,17 +19,31 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
+from .artifacts import BY_NAME, RENDERED, ArtifactName
 from .bundle import Revision, Snapshot, tracked_only
 from .errors import TemplateError
 from .runtime import rules_json
+from .serving import Artifact
 from .settings import Settings
+from .tasks import Shared
 
 if TYPE_CHECKING:
+    from .host import Host
     from .site import Site
+
+# The worker served while the kill switch (APPCACHE_SW_UNREGISTER) is on.
+UNREGISTER_TEMPLATE = "sw-unregister.js"
+# Artifacts rendered for URL prefixes other than the app's root are kept per
+# prefix; a server has one or two, so a small bound only guards memory.
+PREFIXES_KEPT = 16
+# Stands for the URL prefix in a render; '{' is percent-encoded in every URL
+# and prefix, and json.dumps leaves it as it is.
+PREFIX_MARKER = "/{appcache-prefix}"
 
 __all__ = [
     "PACKAGE_TEMPLATES",
     "PrefixedBundle",
+    "Renders",
     "client_script",
     "load_template",
     "manifest_context",
@@ -288,3 +303,91 @@ def template_globals(
         "appcache_sw_script": appcache_sw_script,
         "appcache_head": appcache_head,
     }
+
+
+class Renders:
+    """One app's artifacts rendered from snapshots, per URL prefix.
+
+    Concurrent requests share one render; an unchanged snapshot is not
+    rendered again; at most ``PREFIXES_KEPT`` prefixes per artifact are kept.
+
+    Args:
+        settings: the app's settings.
+        host: the app (its templates, and the scope they render in).
+    """
+
+    def __init__(self, settings: Settings, host: Host) -> None:
+        self.settings = settings
+        self.host = host
+        self._rendered: dict[tuple[ArtifactName, str], Shared[Artifact]] = {}
+        # Each artifact rendered under PREFIX_MARKER, for every other prefix.
+        self._marked: dict[ArtifactName, Shared[Artifact]] = {}
+
+    def clear(self) -> None:
+        """Forget every render (the app was frozen)."""
+        self._rendered.clear()
+        self._marked.clear()
+
+    async def get(self, name: ArtifactName, snapshot: Snapshot, prefix: str) -> Artifact:
+        """``name`` rendered from ``snapshot`` for requests under ``prefix``."""
+        template = self.template(name)
+        key = (snapshot, template)
+        slot = (name, prefix)
+        shared = self._rendered.pop(slot, None) or Shared()
+        self._rendered[slot] = shared  # the most recently used last
+        while len(self._rendered) > PREFIXES_KEPT * len(RENDERED):
+            del self._rendered[next(iter(self._rendered))]
+        return await shared(lambda: self._render_under(name, snapshot, template, prefix), key)
+
+    async def _render_under(
+        self, name: ArtifactName, snapshot: Snapshot, template: jinja2.Template | None, prefix: str
+    ) -> Artifact:
+        if not prefix or (template is not None and template.environment is not PACKAGE_TEMPLATES):
+            # (An app's own template may do anything with the URLs: rendered
+            # per prefix, at most PREFIXES_KEPT of them kept.)
+            return await self.render(
+                name, PrefixedBundle.of(snapshot, self.settings, prefix), template
+            )
+
+        # The packaged renderers put the prefix in front of URLs and nowhere
+        # else: rendered once with a marker, then the prefix is put in, so
+        # prefixes a client chooses (Mount("/{tenant}", ...)) cost no render.
+        def render_marked() -> Awaitable[Artifact]:
+            listing = PrefixedBundle.of(snapshot, self.settings, PREFIX_MARKER)
+            return self.render(name, listing, template)
+
+        marked = self._marked.setdefault(name, Shared())
+        base = await marked(render_marked, (snapshot, template))
+        return await asyncio.to_thread(_with_prefix, name, base, prefix)
+
+    def template(self, name: ArtifactName) -> jinja2.Template | None:
+        settings = self.settings
+        if name == "sw" and settings.sw_unregister:
+            return load_template(None, UNREGISTER_TEMPLATE, "APPCACHE_SW_UNREGISTER")
+        template_key = BY_NAME[name].template_key
+        if template_key is None:
+            return None
+        chosen = settings.template if name == "manifest" else settings.sw_template
+        return load_template(self.host.templates(), chosen, settings.names.name(template_key))
+
+    async def render(
+        self, name: ArtifactName, listing: PrefixedBundle, template: jinja2.Template | None
+    ) -> Artifact:
+        if template is None:
+            text = precache_json(listing)
+        else:
+            context: dict[str, Any] = (
+                manifest_context(listing)
+                if name == "manifest"
+                else sw_context(listing, self.settings)
+            )
+            # App templates may call url_for() and friends: they may need an app context.
+            async with self.host.template_scope():
+                key = self.settings.names.name(str(BY_NAME[name].template_key))
+                text = await render_template(template, context, key)
+        return await asyncio.to_thread(Artifact.of, name, text.encode("utf-8"))
+
+
+def _with_prefix(name: ArtifactName, base: Artifact, prefix: str) -> Artifact:
+    """``base`` rendered under the marker, with ``prefix`` put in (hashes: off the loop)."""
+    return Artifact.of(name, base.body.replace(PREFIX_MARKER.encode(), prefix.encode("ascii")))

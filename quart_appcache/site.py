@@ -18,9 +18,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import jinja2
+from typing import Literal
 
 from .artifacts import BY_NAME, RENDERED, ArtifactName, Served, served_urls
 from .build import has_build, read_build
@@ -30,15 +28,7 @@ from .declarations import Declarations, ExtensionEntry
 from .errors import AppcacheError, FinalizedError
 from .extension_files import ExtensionFiles
 from .host import Host
-from .render import (
-    PACKAGE_TEMPLATES,
-    PrefixedBundle,
-    load_template,
-    manifest_context,
-    precache_json,
-    render_template,
-    sw_context,
-)
+from .render import PrefixedBundle, Renders
 from .serving import Artifact
 from .settings import Settings
 from .tasks import Shared
@@ -46,14 +36,6 @@ from .tracked import UrlMatcher
 
 __all__ = ["Frozen", "Site", "StartupMode"]
 
-# The worker served while the kill switch (APPCACHE_SW_UNREGISTER) is on.
-UNREGISTER_TEMPLATE = "sw-unregister.js"
-# Artifacts rendered for URL prefixes other than the app's root are kept per
-# prefix; a server has one or two, so a small bound only guards memory.
-PREFIXES_KEPT = 16
-# Stands for the URL prefix in a render; '{' is percent-encoded in every URL
-# and prefix, and json.dumps leaves it as it is.
-PREFIX_MARKER = "/{appcache-prefix}"
 # Distinct errors remembered so each is logged once; a bound, not a tuning knob.
 LOGGED_KEPT = 64
 logger = logging.getLogger("quart_appcache")
@@ -116,12 +98,8 @@ class Site:
         self._listed: tuple[int, list[str] | Snapshot] | None = None
         self._matched: tuple[object, UrlMatcher] | None = None
         self._matching: Shared[UrlMatcher] = Shared(keep=False)
-        # Rendered artifacts by (name, prefix), keyed by what they were rendered
-        # from, so an unchanged bundle is not rendered again and concurrent
-        # requests share one render.
-        self._rendered: dict[tuple[ArtifactName, str], Shared[Artifact]] = {}
-        # Each artifact rendered under PREFIX_MARKER, for every other prefix.
-        self._marked: dict[ArtifactName, Shared[Artifact]] = {}
+        # The artifacts rendered from snapshots, per URL prefix.
+        self.renders = Renders(settings, host)
         # The errors already logged by matcher().
         self._logged: set[str] = set()
 
@@ -289,15 +267,15 @@ class Site:
     async def _run_freeze(self, make: Callable[[], Awaitable[Frozen]]) -> Frozen:
         frozen = await make()
         self._frozen = frozen
-        self._rendered.clear()
-        self._marked.clear()
+        self.renders.clear()
         return frozen
 
     async def _finalize(self, progress: Progress | None) -> Frozen:
         snapshot = await self.bundle.compute(self.host.render, final=True, progress=progress)
         listing = PrefixedBundle.of(snapshot, self.settings)
         artifacts = {
-            name: await self._render(name, listing, self._template(name)) for name in self.urls
+            name: await self.renders.render(name, listing, self.renders.template(name))
+            for name in self.urls
         }
         return await asyncio.to_thread(_frozen, snapshot, artifacts, None)
 
@@ -335,67 +313,7 @@ class Site:
         frozen = self._frozen
         if frozen is not None and not prefix:  # finalized while we computed
             return frozen.artifacts[name]
-        template = self._template(name)
-        key = (snapshot, template)
-        slot = (name, prefix)
-        shared = self._rendered.pop(slot, None) or Shared()
-        self._rendered[slot] = shared  # the most recently used last
-        while len(self._rendered) > PREFIXES_KEPT * len(RENDERED):
-            del self._rendered[next(iter(self._rendered))]
-        return await shared(lambda: self._render_under(name, snapshot, template, prefix), key)
-
-    async def _render_under(
-        self, name: ArtifactName, snapshot: Snapshot, template: jinja2.Template | None, prefix: str
-    ) -> Artifact:
-        if not prefix or (template is not None and template.environment is not PACKAGE_TEMPLATES):
-            # (An app's own template may do anything with the URLs: rendered
-            # per prefix, at most PREFIXES_KEPT of them kept.)
-            return await self._render(
-                name, PrefixedBundle.of(snapshot, self.settings, prefix), template
-            )
-
-        # The packaged renderers put the prefix in front of URLs and nowhere
-        # else: rendered once with a marker, then the prefix is put in, so
-        # prefixes a client chooses (Mount("/{tenant}", ...)) cost no render.
-        def render_marked() -> Awaitable[Artifact]:
-            listing = PrefixedBundle.of(snapshot, self.settings, PREFIX_MARKER)
-            return self._render(name, listing, template)
-
-        marked = self._marked.setdefault(name, Shared())
-        base = await marked(render_marked, (snapshot, template))
-        return await asyncio.to_thread(_with_prefix, name, base, prefix)
-
-    def _template(self, name: ArtifactName) -> jinja2.Template | None:
-        settings = self.settings
-        if name == "sw" and settings.sw_unregister:
-            return load_template(None, UNREGISTER_TEMPLATE, "APPCACHE_SW_UNREGISTER")
-        template_key = BY_NAME[name].template_key
-        if template_key is None:
-            return None
-        chosen = settings.template if name == "manifest" else settings.sw_template
-        return load_template(self.host.templates(), chosen, settings.names.name(template_key))
-
-    async def _render(
-        self, name: ArtifactName, listing: PrefixedBundle, template: jinja2.Template | None
-    ) -> Artifact:
-        if template is None:
-            text = precache_json(listing)
-        else:
-            context: dict[str, Any] = (
-                manifest_context(listing)
-                if name == "manifest"
-                else sw_context(listing, self.settings)
-            )
-            # App templates may call url_for() and friends: they may need an app context.
-            async with self.host.template_scope():
-                key = self.settings.names.name(str(BY_NAME[name].template_key))
-                text = await render_template(template, context, key)
-        return await asyncio.to_thread(Artifact.of, name, text.encode("utf-8"))
-
-
-def _with_prefix(name: ArtifactName, base: Artifact, prefix: str) -> Artifact:
-    """``base`` rendered under the marker, with ``prefix`` put in (hashes: off the loop)."""
-    return Artifact.of(name, base.body.replace(PREFIX_MARKER.encode(), prefix.encode("ascii")))
+        return await self.renders.get(name, snapshot, prefix)
 
 
 def _extension_file(entry: ExtensionEntry) -> Artifact:

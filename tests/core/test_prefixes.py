@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from quart_appcache import site as site_module
+from quart_appcache import render as render_module
 from quart_appcache.artifacts import RENDERED
 from quart_appcache.render import PrefixedBundle
 
@@ -36,13 +36,13 @@ def tenants(make_starlette: StarletteFactory, **settings: object):  # type: igno
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The artifact templates rendered (their names), in order."""
     seen: list[str] = []
-    real = site_module.render_template
+    real = render_module.render_template
 
     async def counting(template, context, key):  # type: ignore[no-untyped-def]
         seen.append(template.name)
         return await real(template, context, key)
 
-    monkeypatch.setattr(site_module, "render_template", counting)
+    monkeypatch.setattr(render_module, "render_template", counting)
     return seen
 
 
@@ -69,8 +69,10 @@ async def test_each_prefix_gets_its_own_urls_and_the_bytes_of_a_direct_render(
         snapshot = site.frozen.snapshot
         for name, path in ARTIFACTS.items():
             served = (await http.get("/acme" + path)).content
-            direct = await site._render(
-                name, PrefixedBundle.of(snapshot, site.settings, "/acme"), site._template(name)
+            direct = await site.renders.render(
+                name,
+                PrefixedBundle.of(snapshot, site.settings, "/acme"),
+                site.renders.template(name),
             )
             assert served == direct.body, name
             assert (await http.get("/acme" + path)).headers["etag"] == direct.quoted_etag
@@ -91,7 +93,7 @@ async def test_a_flood_of_prefixes_renders_each_artifact_once_and_keeps_a_bounde
                 assert f"/t{number}/static/app.js" in response.text
     # One render per template, under the marker, whatever the prefixes.
     assert sorted(renders) == ["manifest.appcache", "sw.js"]
-    assert len(site._rendered) <= site_module.PREFIXES_KEPT * len(RENDERED)
+    assert len(site.renders._rendered) <= render_module.PREFIXES_KEPT * len(RENDERED)
 
 
 async def test_an_apps_own_worker_template_renders_per_prefix_within_the_bound(
@@ -111,4 +113,4 @@ async def test_an_apps_own_worker_template_renders_per_prefix_within_the_bound(
         for number in range(40):
             await http.get(f"/t{number}/sw.js")
     assert renders.count("sw.js") == 41
-    assert len(site._rendered) <= site_module.PREFIXES_KEPT * len(RENDERED)
+    assert len(site.renders._rendered) <= render_module.PREFIXES_KEPT * len(RENDERED)
