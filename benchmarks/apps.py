@@ -40,6 +40,8 @@ def quart_app(
     _templates(root)
     app = Quart("bench", root_path=str(root), static_folder=str(root / "static"))
     app.debug = debug
+    # The big tree holds files of 10-50 MiB, over the default entry limit.
+    app.config["APPCACHE_MAX_ENTRY_BYTES"] = None
     app.config.update(config)
     appcache = Appcache(app)
     for index in range(views):
@@ -86,6 +88,7 @@ def starlette_app(
 
         routes.append(Route(f"/page/{index}", view))
     app = Starlette(routes=routes)
+    settings.setdefault("max_entry_bytes", None)  # (as for the Quart app)
     appcache = StarletteAppcache(app, base_dir=root, **settings)
     for index in range(views):
         appcache.add_urls(f"/page/{index}")

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Literal, Protocol
 
 from .declarations import Declarations, Entry, ExtensionEntry, FileEntry, ViewEntry, collect
-from .errors import FileReadError
+from .errors import EntryTooLargeError, FileReadError
 from .hashing import Digest, Result, RevisionCache, hash_files, revision_of
 from .tasks import Shared, cancel_all, gather_or_cancel
 from .walk import ListingCache
@@ -246,8 +246,16 @@ class Bundle:
         declarations: where the app's ``add_*`` calls go.
     """
 
-    def __init__(self, declarations: Declarations) -> None:
+    def __init__(
+        self,
+        declarations: Declarations,
+        *,
+        max_entry_bytes: int | None = None,
+        limit_key: str = "APPCACHE_MAX_ENTRY_BYTES",
+    ) -> None:
         self.declarations = declarations
+        self.max_entry_bytes = max_entry_bytes
+        self._limit_key = limit_key
         self._cache = RevisionCache()
         self._listings = ListingCache()
         self._inflight: Shared[Snapshot] = Shared(keep=False)
@@ -332,6 +340,7 @@ class Bundle:
             )
         finally:
             await cancel_all(early.values())
+        self._check_sizes(revisions)
         last = self._last
         # Tuple equality runs in C and takes identical items as equal at once:
         # an unchanged file gives back the very same entry.
@@ -339,6 +348,23 @@ class Bundle:
             return last  # nothing changed: the same version, not computed again
         own = tuple(entry for entry in entries if isinstance(entry, ExtensionEntry))
         return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
+
+    def _check_sizes(self, revisions: Sequence[Revision]) -> None:
+        """Refuse an entry over the size limit: browsers keep the whole bundle."""
+        limit = self.max_entry_bytes
+        if limit is None:
+            return
+        for item in revisions:
+            # (The extension's own files are small, and not the app's to exclude.)
+            if item.size > limit and item.kind != "own":
+                key = self._limit_key
+                raise EntryTooLargeError(
+                    f"Cannot cache {item.url!r}: it is {item.size:,} bytes, over {key} "
+                    f"({limit:,} bytes), and every visitor's browser would store it. "
+                    f"Exclude it with add_excluded_urls({item.url!r}), or raise {key}.",
+                    url=item.url,
+                    size=item.size,
+                )
 
     async def hash_paths(self, paths: Sequence[str]) -> list[Result]:
         """Hash files afresh (no cache, no renders)."""

@@ -15,6 +15,7 @@ working::
      ├── NotInitializedError (RuntimeError)        no app to work on
      ├── FetchError                                a tracked view did not answer 200
      ├── FileReadError       (OSError)             a tracked file could not be read
+     ├── EntryTooLargeError                        a tracked file or view is over the size limit
      ├── TemplateError                             a manifest or worker template failed
      └── BuildError                                a deploy-time build is missing or stale
 
@@ -28,6 +29,7 @@ __all__ = [
     "AppcacheError",
     "BuildError",
     "ConfigError",
+    "EntryTooLargeError",
     "FetchError",
     "FileReadError",
     "FinalizedError",
@@ -93,6 +95,20 @@ class FetchError(AppcacheError):
 
 class FileReadError(AppcacheError, OSError):
     """A tracked file vanished or could not be read while it was hashed."""
+
+
+class EntryTooLargeError(AppcacheError):
+    """A tracked file or view is larger than ``APPCACHE_MAX_ENTRY_BYTES``.
+
+    Attributes:
+        url: the tracked URL.
+        size: its size in bytes.
+    """
+
+    def __init__(self, message: str, *, url: str, size: int) -> None:
+        super().__init__(message)
+        self.url = url
+        self.size = size
 
 
 class TemplateError(AppcacheError):

@@ -133,6 +133,14 @@ def _interval(value: object, label: str) -> float | None:
     return float(value)
 
 
+def _byte_limit(value: object, label: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{label} is {value!r}; give a number of bytes above 0, or None.")
+    return value
+
+
 def _path(value: object, label: str) -> str | None:
     if value is None:
         return None
@@ -341,6 +349,12 @@ FIELDS: tuple[Field, ...] = (
         "where a deploy-time build is written and read at startup",
     ),
     Field(
+        "APPCACHE_MAX_ENTRY_BYTES",
+        16 * 1024 * 1024,
+        _byte_limit,
+        "the largest tracked file or view, in bytes; a larger one fails; None: no limit",
+    ),
+    Field(
         "APPCACHE_BUILD_CHECK",
         "content",
         _choice(BUILD_CHECKS),
@@ -378,6 +392,7 @@ class Settings:
     icon: str | None
     icons_url: str
     build_dir: str | None
+    max_entry_bytes: int | None = 16 * 1024 * 1024
     build_check: str = "content"
     names: KeyNames = field(default=KeyNames(), compare=False)
 

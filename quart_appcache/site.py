@@ -78,7 +78,9 @@ class Site:
                 fallback_targets=list(dict.fromkeys(settings.fallback.values())),
                 fallback_key=settings.names.name("APPCACHE_FALLBACK"),
                 extension_files=self.files.entries,
-            )
+            ),
+            max_entry_bytes=settings.max_entry_bytes,
+            limit_key=settings.names.name("APPCACHE_MAX_ENTRY_BYTES"),
         )
         self.build_dir = (
             os.path.join(host.root_path, settings.build_dir)

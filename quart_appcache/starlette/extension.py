@@ -54,7 +54,7 @@ class Appcache(AppcacheBase[Starlette]):
         precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
         runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
-        build_check: the
+        max_entry_bytes, build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see
             ``docs/configuration.md``); ``build_dir=None`` reads no build at
             startup. ``hash_helper`` is deprecated and ignored.
@@ -95,6 +95,7 @@ class Appcache(AppcacheBase[Starlette]):
         icon: str | os.PathLike[str] | None = None,
         icons_url: str = DEFAULTS["APPCACHE_ICONS_URL"],
         build_dir: str | os.PathLike[str] | None = None,
+        max_entry_bytes: int | None = DEFAULTS["APPCACHE_MAX_ENTRY_BYTES"],
         build_check: str = DEFAULTS["APPCACHE_BUILD_CHECK"],
         hash_helper: bool | None = None,
         debug: bool | None = None,
