@@ -84,6 +84,42 @@ class Appcache(AppcacheBase[Quart]):
         app.extensions[EXTENSION_KEY] = self
         self._register(app, site)
 
+    def add_static(self) -> None:
+        """Track the app's static folder under its ``static_url_path``, and each
+        registered blueprint's static folder under its URL.
+
+        The URLs are read from the app's own static routes, so a blueprint's
+        ``url_prefix`` and ``static_url_path`` count, as ``add_folder`` would
+        add them.
+
+        Raises:
+            ConfigError: neither the app nor a registered blueprint has a
+                static folder.
+            FinalizedError: the bundle is finalized.
+        """
+        site = self._site()
+        site.check_open("add_static()")
+        app = self._app()
+        folders = [(app.static_folder, "static")]
+        folders += [
+            (blueprint.static_folder, f"{name}.static")
+            for name, blueprint in app.blueprints.items()
+        ]
+        rules = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+        found = [
+            (folder, rules[endpoint].rsplit("<", 1)[0])
+            for folder, endpoint in folders
+            if folder is not None and endpoint in rules and os.path.isdir(folder)
+        ]
+        if not found:
+            raise ConfigError(
+                f"add_static(): the app {app.name!r} has no static folder, nor has any "
+                "registered blueprint. Create the app's 'static' folder (or pass "
+                "static_folder=...), or track a folder with add_folder()."
+            )
+        for folder, base in found:
+            site.bundle.declarations.add_folder(folder, base)
+
     def _current_app(self) -> Quart | None:
         if has_app_context():
             app: Quart = current_app._get_current_object()  # type: ignore[attr-defined]
