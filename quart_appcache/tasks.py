@@ -73,10 +73,6 @@ class Shared(Generic[T]):
             return None
         return await asyncio.shield(task)
 
-    def forget(self) -> None:
-        """Drop the kept result (the next caller starts afresh)."""
-        self._task = None
-
     async def __call__(self, make: Callable[[], Awaitable[T]], key: object = None) -> T:
         """The shared result of ``make()``, started now unless one can be shared."""
         task = self._task
