@@ -19,7 +19,7 @@ from .urls import check_prefix
 __all__ = ["STRATEGIES", "Rule", "check_rules", "rules_json"]
 
 STRATEGIES = ("network-first", "stale-while-revalidate", "cache-first", "network-only")
-MEMBERS = ("match", "strategy", "timeout", "max_entries", "max_age", "name")
+MEMBERS = ("match", "strategy", "timeout", "max_entries", "max_age", "name", "notify")
 NAVIGATE = "navigate"
 
 
@@ -33,6 +33,7 @@ class Rule:
     max_entries: int | None
     max_age: float | None
     name: str
+    notify: bool = False
 
     def as_json(self, prefix: str) -> dict[str, object]:
         """The rule as the worker reads it, under the URL ``prefix``."""
@@ -43,6 +44,7 @@ class Rule:
             "maxEntries": self.max_entries,
             "maxAge": self.max_age,
             "name": self.name,
+            "notify": self.notify,
         }
 
 
@@ -99,6 +101,14 @@ def _rule(item: object, where: str, index: int) -> Rule:
         raise ConfigError(
             f"{where}['max_entries'] is {max_entries!r}; give an integer of 1 or more."
         )
+    notify = item.get("notify", False)
+    if not isinstance(notify, bool):
+        raise ConfigError(f"{where}['notify'] is {notify!r}; give True or False.")
+    if notify and strategy != "stale-while-revalidate":
+        raise ConfigError(
+            f"{where}['notify'] is True, but only a 'stale-while-revalidate' rule refreshes "
+            f"a copy it has already answered with; remove it from this {strategy!r} rule."
+        )
     name = item.get("name", f"runtime-{index}")
     if not isinstance(name, str) or not name or any(c.isspace() for c in name):
         raise ConfigError(f"{where}['name'] is {name!r}; give a cache name without spaces.")
@@ -109,6 +119,7 @@ def _rule(item: object, where: str, index: int) -> Rule:
         max_entries=max_entries,
         max_age=_positive(item, "max_age", where),
         name=name,
+        notify=notify,
     )
 
 

@@ -5,6 +5,7 @@
  *   window.addEventListener('appcache:offline-ready', (e) => e.detail.version)
  *   window.addEventListener('appcache:update-ready', (e) => e.detail.version)
  *   window.addEventListener('appcache:update-failed', (e) => e.detail)  // {version, url, reason}
+ *   window.addEventListener('appcache:runtime-updated', (e) => e.detail)  // {url, rule}
  *   await window.appcache.version()      // the controlling worker's version, or null
  *   await window.appcache.update()       // true once a new version waits, false otherwise
  *   window.appcache.applyUpdate()        // the waiting version takes over; pages reload once
@@ -102,6 +103,11 @@
       if (event.source && told.has(event.source)) { return; }
       if (event.source) { told.add(event.source); }
       emit('failed', {version: data.version, url: data.url, reason: data.reason});
+    } else if (data.type === PREFIX + 'runtime-updated') {
+      // A stale-while-revalidate rule with notify: a refreshed copy differs.
+      window.dispatchEvent(new CustomEvent('appcache:runtime-updated', {
+        detail: {url: data.url, rule: data.rule},
+      }));
     } else if (data.type === PREFIX + 'applying') {
       applying = true;  // a page applied an update: follow the takeover once
     }

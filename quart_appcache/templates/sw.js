@@ -371,25 +371,56 @@ async function trim(rule, cache) {
   await Promise.all([...expired, ...evicted].map(([request]) => cache.delete(request)));
 }
 
-async function store(rule, request, response) {
+async function store(rule, request, response, clientId) {
   if (!storable(response)) {
     return;
   }
   try {
     const headers = new Headers(response.headers);
     headers.set(STORED_HEADER, String(Date.now()));
-    const copy = new Response(await response.blob(), {
+    const body = await response.arrayBuffer();
+    const copy = new Response(body, {
       status: response.status,
       statusText: response.statusText,
       headers,
     });
     const cache = await caches.open(rule.cache);
+    const old = rule.notify ? await cache.match(request) : undefined;
     await cache.put(request, copy);
     await trim(rule, cache);
+    if (old && await differs(old, response.headers.get('etag'), body)) {
+      await tellClient(clientId, {
+        type: 'quart-appcache:runtime-updated',
+        url: request.url,
+        rule: rule.name,
+      });
+    }
   } catch (error) {
     if (error && error.name === 'QuotaExceededError') {
       await purgeRuntime();  // a full quota empties the runtime caches, never fails a request
     }
+  }
+}
+
+// notify: whether a refreshed copy differs from the one it replaced, by
+// their ETags when both have one, else by their bytes.
+async function differs(old, etag, body) {
+  const oldEtag = old.headers.get('etag');
+  if (oldEtag && etag) {
+    return oldEtag !== etag;
+  }
+  const before = new Uint8Array(await old.arrayBuffer());
+  const after = new Uint8Array(body);
+  return before.length !== after.length || before.some((byte, index) => byte !== after[index]);
+}
+
+// The page that made the request, or every page when it is not known.
+async function tellClient(clientId, message) {
+  const client = clientId ? await self.clients.get(clientId) : null;
+  if (client) {
+    client.postMessage(message);
+  } else {
+    await tell(message);
   }
 }
 
@@ -415,7 +446,7 @@ const STORING = new Map();
 function fetchAndStore(event, rule, request) {
   const key = `${rule.cache} ${request.url}`;
   const network = fetch(request);
-  const stored = network.then((response) => store(rule, request, response.clone()))
+  const stored = network.then((response) => store(rule, request, response.clone(), event.clientId))
     .catch(() => undefined);
   STORING.set(key, stored);
   stored.then(() => {

@@ -64,6 +64,14 @@ from .test_service_worker import NODE, script
         ),
         (["/a/"], r"APPCACHE_RUNTIME\[0\] is '/a/'; give a dict"),
         (
+            [{"match": "/a/", "strategy": "network-first", "notify": True}],
+            r"APPCACHE_RUNTIME\[0\]\['notify'\] is True, but only a 'stale-while-revalidate'",
+        ),
+        (
+            [{"match": "/a/", "strategy": "stale-while-revalidate", "notify": "yes"}],
+            r"APPCACHE_RUNTIME\[0\]\['notify'\] is 'yes'; give True or False",
+        ),
+        (
             [
                 {"match": "/a/", "strategy": "network-first", "name": "pages"},
                 {"match": "/b/", "strategy": "cache-first", "name": "pages"},
@@ -84,7 +92,13 @@ async def test_rules_reach_the_worker_under_the_prefix(
 ) -> None:
     rules = [
         {"match": "navigate", "strategy": "network-first", "timeout": 3, "max_entries": 20},
-        {"match": "/api/", "strategy": "stale-while-revalidate", "max_age": 60, "name": "api"},
+        {
+            "match": "/api/",
+            "strategy": "stale-while-revalidate",
+            "max_age": 60,
+            "name": "api",
+            "notify": True,
+        },
     ]
     app, _ = make_app(APPCACHE_RUNTIME=rules)
     text = (await script(app, tmp_path)).read_text()
@@ -97,6 +111,7 @@ async def test_rules_reach_the_worker_under_the_prefix(
             "maxEntries": 20,
             "maxAge": None,
             "name": "runtime-0",
+            "notify": False,
         },
         {
             "match": "/api/",
@@ -105,6 +120,7 @@ async def test_rules_reach_the_worker_under_the_prefix(
             "maxEntries": None,
             "maxAge": 60.0,
             "name": "api",
+            "notify": True,
         },
     ]
     subprocess.run([str(NODE), "--check", str(tmp_path / "sw.js")], check=True, timeout=30)

@@ -34,6 +34,7 @@ app = create_app(
         {"match": "/nostore", "strategy": "network-first"},
         {"match": "/offline", "strategy": "network-first"},  # precached: the precache wins
         {"match": "navigate", "strategy": "network-first", "max_entries": 2},
+        {"match": "/api/notify", "strategy": "stale-while-revalidate", "notify": True},
     ],
 )
 slow_calls = itertools.count()
@@ -47,6 +48,20 @@ async def page(number):
 @app.route("/api/swr")
 async def swr():
     return {"n": next(counter)}
+
+
+NOTIFY = {"body": "one"}
+
+
+@app.route("/api/notify")
+async def notify():
+    return {"body": NOTIFY["body"]}
+
+
+@app.route("/api/notify/<body>", methods=["POST"])
+async def set_notify(body):
+    NOTIFY["body"] = body
+    return "ok"
 
 
 @app.route("/cf/<name>")
@@ -255,4 +270,70 @@ async def test_runtime_caches_outlive_versions_and_go_with_their_rule(
         await take_over(page)
         names = await page.evaluate("caches.keys()")
         assert not [name for name in names if ":runtime:" in name]
+    await context.close()
+
+
+async def stored_at(page: Page, suffix: str, path: str) -> int:
+    """When the worker stored its copy of ``path`` (0: none yet)."""
+    stamp: int = await page.evaluate(
+        f"""async () => {{
+            const name = (await caches.keys()).find((n) => n.endsWith(':runtime:{suffix}'));
+            const copy = name && await (await caches.open(name)).match({path!r});
+            return copy ? Number(copy.headers.get('x-quart-appcache-stored')) : 0;
+        }}"""
+    )
+    return stamp
+
+
+async def refreshed(page: Page, before: int) -> None:
+    """Wait until the copy of /api/notify was stored again after ``before``."""
+    await page.evaluate(
+        """async (before) => {
+            const deadline = Date.now() + 10000;
+            while (Date.now() < deadline) {
+                const name = (await caches.keys()).find((n) => n.endsWith(':runtime:runtime-7'));
+                const copy = name && await (await caches.open(name)).match('/api/notify');
+                if (copy && Number(copy.headers.get('x-quart-appcache-stored')) > before) {
+                    return true;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+            throw new Error('the copy was never stored again');
+        }""",
+        before,
+    )
+
+
+async def test_notify_tells_the_page_when_a_refresh_brought_other_bytes(
+    browser: Browser, server: Server
+) -> None:
+    context = await browser.new_context()
+    await context.add_init_script(
+        """window.__updated = [];
+        window.addEventListener('appcache:runtime-updated', (e) => window.__updated.push(e.detail));"""
+    )
+    page = await open_controlled(context, server.url + "/")
+    await page.evaluate(f"fetch('{server.url}/api/notify/one', {{method: 'POST'}})")
+    assert await fetch_json(page, "/api/notify") == {"body": "one"}  # stored, nothing before it
+    await refreshed(page, 0)
+    # The server's answer changes: the next visit gets the stored copy, and
+    # the page hears that the refresh brought other bytes.
+    await page.evaluate(f"fetch('{server.url}/api/notify/two', {{method: 'POST'}})")
+    before = await stored_at(page, "runtime-7", "/api/notify")
+    assert await fetch_json(page, "/api/notify") == {"body": "one"}
+    await page.wait_for_function("window.__updated.length === 1", timeout=10_000)
+    assert await page.evaluate("window.__updated") == [
+        {"url": server.url + "/api/notify", "rule": "runtime-7"}
+    ]
+    await refreshed(page, before)
+    # The same bytes again: no event (the next change's event comes after
+    # the refresh of this visit, so a count of 2 proves this one sent none).
+    before = await stored_at(page, "runtime-7", "/api/notify")
+    assert await fetch_json(page, "/api/notify") == {"body": "two"}
+    await refreshed(page, before)
+    await page.evaluate(f"fetch('{server.url}/api/notify/three', {{method: 'POST'}})")
+    assert await page.evaluate("window.__updated.length") == 1
+    assert await fetch_json(page, "/api/notify") == {"body": "two"}
+    await page.wait_for_function("window.__updated.length >= 2", timeout=10_000)
+    assert len(await page.evaluate("window.__updated")) == 2
     await context.close()
