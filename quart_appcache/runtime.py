@@ -19,7 +19,7 @@ from .urls import check_prefix
 __all__ = ["STRATEGIES", "Rule", "check_rules", "rules_json"]
 
 STRATEGIES = ("network-first", "stale-while-revalidate", "cache-first", "network-only")
-MEMBERS = ("match", "strategy", "timeout", "max_entries", "max_age", "name", "notify")
+MEMBERS = ("match", "strategy", "timeout", "max_entries", "max_age", "name", "notify", "preload")
 NAVIGATE = "navigate"
 
 
@@ -34,6 +34,7 @@ class Rule:
     max_age: float | None
     name: str
     notify: bool = False
+    preload: bool = False
 
     def as_json(self, prefix: str) -> dict[str, object]:
         """The rule as the worker reads it, under the URL ``prefix``."""
@@ -45,6 +46,7 @@ class Rule:
             "maxAge": self.max_age,
             "name": self.name,
             "notify": self.notify,
+            "preload": self.preload,
         }
 
 
@@ -109,6 +111,16 @@ def _rule(item: object, where: str, index: int) -> Rule:
             f"{where}['notify'] is True, but only a 'stale-while-revalidate' rule refreshes "
             f"a copy it has already answered with; remove it from this {strategy!r} rule."
         )
+    preload = item.get("preload", False)
+    if not isinstance(preload, bool):
+        raise ConfigError(f"{where}['preload'] is {preload!r}; give True or False.")
+    if preload and (
+        item.get("match") != NAVIGATE or strategy not in ("network-first", "network-only")
+    ):
+        raise ConfigError(
+            f"{where}['preload'] is True, but navigation preload is for a 'navigate' rule "
+            "that goes to the network first ('network-first' or 'network-only')."
+        )
     name = item.get("name", f"runtime-{index}")
     if not isinstance(name, str) or not name or any(c.isspace() for c in name):
         raise ConfigError(f"{where}['name'] is {name!r}; give a cache name without spaces.")
@@ -120,6 +132,7 @@ def _rule(item: object, where: str, index: int) -> Rule:
         max_age=_positive(item, "max_age", where),
         name=name,
         notify=notify,
+        preload=preload,
     )
 
 

@@ -32,6 +32,10 @@ const REVISION_PARAM = '__appcache_revision';
 // Runtime caches outlive versions (they are not part of the bundle); one per
 // rule, deleted when its rule is removed from the config.
 const RUNTIME_PREFIX = CACHE_NAME + ':runtime:';
+// Navigation preload (a "navigate" rule with preload): the browser starts a
+// page load's request while the worker starts up (with the header
+// Service-Worker-Navigation-Preload), and the worker uses that answer.
+const PRELOAD = RUNTIME.some((rule) => rule.preload);
 RUNTIME.forEach((rule) => { rule.cache = RUNTIME_PREFIX + rule.name; });
 // When a runtime copy was stored (ms since the epoch): for max_age and for
 // evicting the least recently stored first.
@@ -443,9 +447,21 @@ async function copyOf(rule, request) {
 const STORING = new Map();
 
 // Fetches and stores, keeping the worker alive until the copy is stored.
+// The network's answer: a page load's preloaded one when there is one
+// (never a second request for it), else a fetch.
+async function fromNetwork(event, request) {
+  if (request.mode === 'navigate' && event.preloadResponse) {
+    const preloaded = await event.preloadResponse;
+    if (preloaded) {
+      return preloaded;
+    }
+  }
+  return fetch(request);
+}
+
 function fetchAndStore(event, rule, request) {
   const key = `${rule.cache} ${request.url}`;
-  const network = fetch(request);
+  const network = fromNetwork(event, request);
   const stored = network.then((response) => store(rule, request, response.clone(), event.clientId))
     .catch(() => undefined);
   STORING.set(key, stored);
@@ -478,7 +494,7 @@ async function cacheFirst(event, rule, request) {
 }
 
 const STRATEGIES = {
-  'network-only': (event, rule, request) => fetch(request),
+  'network-only': (event, rule, request) => fromNetwork(event, request),
   'cache-first': cacheFirst,
   'stale-while-revalidate': async (event, rule, request) => {
     const network = fetchAndStore(event, rule, request);
@@ -538,8 +554,15 @@ self.addEventListener('install', (event) => {
   event.waitUntil(precache().then(() => (SKIP_WAITING ? self.skipWaiting() : undefined)));
 });
 
+async function setPreload() {
+  const preload = self.registration.navigationPreload;
+  if (preload) {
+    await (PRELOAD ? preload.enable() : preload.disable());
+  }
+}
+
 self.addEventListener('activate', (event) => {
-  event.waitUntil(activateCaches().then(() => self.clients.claim()));
+  event.waitUntil(activateCaches().then(setPreload).then(() => self.clients.claim()));
 });
 
 self.addEventListener('message', (event) => {
@@ -563,6 +586,9 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   const key = precacheKey(request.url);
   if (key) {
+    if (event.preloadResponse) {
+      event.waitUntil(event.preloadResponse.catch(() => undefined));  // (unused, settled)
+    }
     event.respondWith(fromPrecache(key, request));
     return;
   }

@@ -68,6 +68,14 @@ from .test_service_worker import NODE, script
             r"APPCACHE_RUNTIME\[0\]\['notify'\] is True, but only a 'stale-while-revalidate'",
         ),
         (
+            [{"match": "/a/", "strategy": "network-first", "preload": True}],
+            r"APPCACHE_RUNTIME\[0\]\['preload'\] is True, but navigation preload is for a 'navigate'",
+        ),
+        (
+            [{"match": "navigate", "strategy": "cache-first", "preload": True}],
+            r"\['preload'\] is True, but navigation preload",
+        ),
+        (
             [{"match": "/a/", "strategy": "stale-while-revalidate", "notify": "yes"}],
             r"APPCACHE_RUNTIME\[0\]\['notify'\] is 'yes'; give True or False",
         ),
@@ -98,6 +106,7 @@ async def test_rules_reach_the_worker_under_the_prefix(
             "max_age": 60,
             "name": "api",
             "notify": True,
+            "preload": False,
         },
     ]
     app, _ = make_app(APPCACHE_RUNTIME=rules)
@@ -112,6 +121,7 @@ async def test_rules_reach_the_worker_under_the_prefix(
             "maxAge": None,
             "name": "runtime-0",
             "notify": False,
+            "preload": False,
         },
         {
             "match": "/api/",
@@ -121,6 +131,7 @@ async def test_rules_reach_the_worker_under_the_prefix(
             "maxAge": 60.0,
             "name": "api",
             "notify": True,
+            "preload": False,
         },
     ]
     subprocess.run([str(NODE), "--check", str(tmp_path / "sw.js")], check=True, timeout=30)

@@ -33,7 +33,7 @@ app = create_app(
         {"match": "/aged", "strategy": "network-first", "max_age": 1},
         {"match": "/nostore", "strategy": "network-first"},
         {"match": "/offline", "strategy": "network-first"},  # precached: the precache wins
-        {"match": "navigate", "strategy": "network-first", "max_entries": 2},
+        {"match": "navigate", "strategy": "network-first", "max_entries": 2, "preload": True},
         {"match": "/api/notify", "strategy": "stale-while-revalidate", "notify": True},
     ],
 )
@@ -42,7 +42,11 @@ slow_calls = itertools.count()
 
 @app.route("/pages/<int:number>")
 async def page(number):
-    return f'<!doctype html><link rel="icon" href="data:,"><h1 id="title">Page {number}</h1>'
+    preload = request.headers.get("Service-Worker-Navigation-Preload", "none")
+    return (
+        f'<!doctype html><link rel="icon" href="data:,"><h1 id="title">Page {number}</h1>'
+        f'<p id="preload">{preload}</p>'
+    )
 
 
 @app.route("/api/swr")
@@ -336,4 +340,20 @@ async def test_notify_tells_the_page_when_a_refresh_brought_other_bytes(
     assert await fetch_json(page, "/api/notify") == {"body": "two"}
     await page.wait_for_function("window.__updated.length >= 2", timeout=10_000)
     assert len(await page.evaluate("window.__updated")) == 2
+    await context.close()
+
+
+async def test_page_loads_under_a_network_first_rule_use_navigation_preload(
+    browser: Browser, server: Server
+) -> None:
+    context, page = await controlled(browser, server)
+    enabled = await page.evaluate(
+        "navigator.serviceWorker.ready.then((r) => r.navigationPreload.getState())"
+    )
+    assert enabled["enabled"] is True
+    await page.goto(f"{server.url}/pages/42")
+    assert await page.text_content("#title") == "Page 42"
+    assert await page.text_content("#preload") == "true"  # the preloaded answer was used
+    log = server.wait_for_request("GET /pages/42")
+    assert log.count("GET /pages/42") == 1  # answered once, not fetched again
     await context.close()
