@@ -93,6 +93,7 @@ def fingerprint(
         "APPCACHE_PRECACHE_URL": _json(settings.precache_url),
         "APPCACHE_SW_URL": _json(settings.sw_url),
         "APPCACHE_FALLBACK": _json(settings.fallback),
+        "APPCACHE_FALLBACK_EXCLUDE": _json(settings.fallback_exclude),
         "APPCACHE_NETWORK": _json(list(settings.network)),
         "APPCACHE_SW_SKIP_WAITING": _json(settings.sw_skip_waiting),
         "APPCACHE_SW_CLIENT_URL": _json(settings.sw_client_url),

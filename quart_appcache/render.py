@@ -233,6 +233,14 @@ def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
         "version": json.dumps(listing.version),
         "entries": precache_json(listing),
         "fallback": json.dumps(sorted(listing.fallback.items(), key=lambda item: -len(item[0]))),
+        "fallback_exclude": json.dumps(
+            {
+                "prefixes": [
+                    listing.scope.rstrip("/") + item for item in settings.fallback_exclude[0]
+                ],
+                "patterns": [list(item) for item in settings.fallback_exclude[1]],
+            }
+        ),
         "network": json.dumps(list(listing.network)),
         "skip_waiting": json.dumps(settings.sw_skip_waiting),
         "verify": json.dumps(settings.sw_verify != "none"),

@@ -16,6 +16,7 @@ way the user wrote it. No framework imports.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -206,6 +207,51 @@ def _fallback(value: object, label: str) -> dict[str, str]:
         raise ConfigError(str(error)) from None
 
 
+def _fallback_exclude(
+    value: object, label: str
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Path prefixes, and patterns as ``(JavaScript source, flags)``."""
+    if isinstance(value, str | re.Pattern) or not isinstance(value, list | tuple):
+        raise ConfigError(
+            f"{label} is {value!r}; give a list of path prefixes and re.compile(...) "
+            "patterns, like ['/api/', re.compile(r'^/files/.*\\.pdf$')]."
+        )
+    prefixes: list[str] = []
+    patterns: list[tuple[str, str]] = []
+    for index, item in enumerate(value):
+        where = f"{label}[{index}]"
+        if isinstance(item, re.Pattern):
+            patterns.append(_js_pattern(item, where))
+            continue
+        try:
+            prefixes.append(check_prefix(item, source=where))
+        except InvalidURLError as error:
+            raise ConfigError(
+                f"{error} An entry is a path prefix starting with '/', or a re.compile() pattern."
+            ) from None
+    return tuple(prefixes), tuple(patterns)
+
+
+def _js_pattern(pattern: re.Pattern[str], where: str) -> tuple[str, str]:
+    # The worker runs the pattern as a JavaScript RegExp: only what means the
+    # same there is taken.
+    if not isinstance(pattern.pattern, str):
+        raise ConfigError(f"{where} is {pattern!r}; give a str pattern, not bytes.")
+    flags = pattern.flags & ~(re.UNICODE | re.IGNORECASE)
+    if flags:
+        raise ConfigError(
+            f"{where} is {pattern!r}; only re.IGNORECASE works in the worker. Write the "
+            "pattern without other flags."
+        )
+    if "(?P=" in pattern.pattern or re.search(r"\\[AZ]", pattern.pattern):
+        raise ConfigError(
+            f"{where} is {pattern!r}; (?P=name), \\A and \\Z do not exist in the worker's "
+            "JavaScript regular expressions. Use \\k<name>, ^ and $."
+        )
+    source = pattern.pattern.replace("(?P<", "(?<")
+    return source, "i" if pattern.flags & re.IGNORECASE else ""
+
+
 def _network(value: object, label: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ConfigError(
@@ -269,6 +315,12 @@ FIELDS: tuple[Field, ...] = (
         {},
         _fallback,
         "URL prefix -> fallback page for page loads offline (fallback pages are tracked)",
+    ),
+    Field(
+        "APPCACHE_FALLBACK_EXCLUDE",
+        [],
+        _fallback_exclude,
+        "page loads that never get the fallback page: path prefixes and re.compile() patterns",
     ),
     Field(
         "APPCACHE_NETWORK",
@@ -374,6 +426,7 @@ class Settings:
     template: str
     url_base: tuple[str, str]
     fallback: dict[str, str]
+    fallback_exclude: tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
     network: tuple[str, ...]
     finalize: bool | None
     fetch_timeout: float

@@ -9,6 +9,7 @@ without the prefix, checked here with the same rules and defaults.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ class Appcache(AppcacheBase[Starlette]):
         templates: a ``Jinja2Templates`` whose environment gets the
             ``appcache_manifest_url()`` and ``appcache_sw_script()`` globals,
             and whose templates win over the packaged manifest and worker.
-        url, template, url_base, fallback, network, finalize, fetch_timeout,
+        url, template, url_base, fallback, fallback_exclude, network, finalize, fetch_timeout,
         precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
         runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
@@ -77,6 +78,7 @@ class Appcache(AppcacheBase[Starlette]):
         template: str = DEFAULTS["APPCACHE_TEMPLATE"],
         url_base: str = DEFAULTS["APPCACHE_URL_BASE"],
         fallback: Mapping[str, str] | None = None,
+        fallback_exclude: Sequence[str | re.Pattern[str]] = (),
         network: Sequence[str] = ("*",),
         finalize: bool | None = None,
         fetch_timeout: float = DEFAULTS["APPCACHE_FETCH_TIMEOUT"],

@@ -9,6 +9,12 @@ const VERSION = {{ version }};
 const ENTRIES = {{ entries }};
 // [prefix, fallback URL] pairs, longest prefix first.
 const FALLBACK = {{ fallback }};
+// Page loads that never get the fallback page (APPCACHE_FALLBACK_EXCLUDE):
+// path prefixes, and regular expressions matched against the path within
+// the app (an API, an OAuth callback, a download). Offline they fail.
+const FALLBACK_EXCLUDE = {{ fallback_exclude }};
+FALLBACK_EXCLUDE.patterns = FALLBACK_EXCLUDE.patterns.map(
+  ([source, flags]) => new RegExp(source, flags));
 // '*' lets every uncached request through; otherwise only these path
 // prefixes of this origin, and these absolute URL prefixes of any origin.
 const NETWORK = {{ network }};
@@ -26,6 +32,8 @@ const IGNORED_PARAMS = {{ ignored_params }}.map((source) => new RegExp(source));
 const RUNTIME = {{ runtime }};
 
 const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
+// The scope's path ('/' or '/app/'): patterns see paths within the app.
+const SCOPE_PATH = new URL(self.registration.scope).pathname;
 // Where installs of earlier releases of this worker staged their downloads.
 const STAGING_PREFIX = CACHE_NAME + ':install:';
 const REVISION_PARAM = '__appcache_revision';
@@ -220,6 +228,21 @@ function fallbackFor(url) {
   return match ? match[1] : null;
 }
 
+// The fallback page for a failed page load of url, unless it is excluded.
+function fallbackPageFor(url) {
+  const fallback = fallbackFor(url);
+  if (!fallback) {
+    return null;
+  }
+  const path = pathOf(url);
+  const inApp = path.slice(SCOPE_PATH.length - 1);
+  if (FALLBACK_EXCLUDE.prefixes.some((prefix) => path.startsWith(prefix))
+      || FALLBACK_EXCLUDE.patterns.some((pattern) => pattern.test(inApp.split('?')[0]))) {
+    return null;
+  }
+  return fallback;
+}
+
 function networkAllows(url) {
   if (NETWORK.includes('*')) {
     return true;
@@ -317,6 +340,9 @@ async function withFallback(request, fallback) {
   try {
     return await fetch(request);
   } catch (error) {
+    if (!fallback) {
+      throw error;  // excluded from the fallback: a network error, not the page
+    }
     const cache = await caches.open(CACHE_NAME);
     const key = KEYS.get(absolute(fallback));
     const cached = key && await cache.match(key);
@@ -540,7 +566,7 @@ async function fromRuntime(event, rule, request, url) {
   try {
     return await STRATEGIES[rule.strategy](event, rule, request);
   } catch (error) {
-    const fallback = request.mode === 'navigate' ? fallbackFor(url) : null;
+    const fallback = request.mode === 'navigate' ? fallbackPageFor(url) : null;
     const key = fallback && KEYS.get(absolute(fallback));
     const cached = key && await (await caches.open(CACHE_NAME)).match(key);
     if (cached) {
@@ -604,7 +630,7 @@ self.addEventListener('fetch', (event) => {
     // load gets the fallback page when that fails. A script, a stylesheet or
     // an API call fails as a network error, never with the page's HTML.
     if (request.mode === 'navigate' && request.method === 'GET') {
-      event.respondWith(withFallback(request, fallback));
+      event.respondWith(withFallback(request, fallbackPageFor(url)));
     }
   } else if (!networkAllows(url)) {
     // As in AppCache: what is neither cached nor allowed fails.

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from quart import Quart
 
-from quart_appcache import Appcache
+from quart_appcache import Appcache, ConfigError
 from quart_appcache.hashing import revision_of
 
 from ..conftest import AppFactory, write
@@ -601,3 +601,53 @@ async def test_workbox_template_gets_the_precache_list(make_app: AppFactory) -> 
     text = (await get(app, "/sw.js")).decode()
     inlined = text.split("precacheAndRoute(", 1)[1].rsplit(");", 1)[0]
     assert json.loads(inlined) == json.loads(await get(app, "/precache-manifest.json"))
+
+
+@pytest.mark.parametrize("adapter", ["quart", "starlette"])
+async def test_excluded_page_loads_never_get_the_fallback(
+    make_app: AppFactory, make_starlette: Any, tmp_path: Path, adapter: str
+) -> None:
+    exclude = ["/auth/", re.compile(r"^/files/.*\.PDF$", re.IGNORECASE)]
+    if adapter == "quart":
+        app, _ = make_app(APPCACHE_FALLBACK={"/": "/offline"}, APPCACHE_FALLBACK_EXCLUDE=exclude)
+        keys = await precache_keys(app)
+        sw = await script(app, tmp_path)
+    else:
+        from ..starlette_apps import client
+
+        app, _ = make_starlette(fallback={"/": "/offline"}, fallback_exclude=exclude)
+        async with client(app) as http:
+            entries = (await http.get("/precache-manifest.json")).json()
+            sw = tmp_path / "sw.js"
+            sw.write_text((await http.get("/sw.js")).text)
+        keys = {
+            e["url"]: f"{ORIGIN}{e['url']}?__appcache_revision={e['revision']}" for e in entries
+        }
+    requests = [
+        {"url": "/auth/callback?code=1", "mode": "navigate"},  # an OAuth callback
+        {"url": "/files/report.pdf", "mode": "navigate"},  # a download
+        {"url": "/files/report.html", "mode": "navigate"},
+        {"url": "/anything", "mode": "navigate"},
+    ]
+    offline = run_sw(sw, tmp_path, cached=list(keys.values()), requests=requests, offline=True)
+    fallback = "cached:" + keys["/offline"]
+    assert offline["requests"] == ["throws", "throws", fallback, fallback]
+    online = run_sw(sw, tmp_path, cached=list(keys.values()), requests=requests[:1])
+    assert online["requests"] == [f"network:{ORIGIN}/auth/callback?code=1"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("/api/", r"APPCACHE_FALLBACK_EXCLUDE is '/api/'; give a list"),
+        (["api/"], r"APPCACHE_FALLBACK_EXCLUDE\[0\].*must start with '/'"),
+        ([3], r"APPCACHE_FALLBACK_EXCLUDE\[0\]"),
+        ([re.compile("^/a$", re.MULTILINE)], r"only re.IGNORECASE"),
+        ([re.compile(r"^/a\Z")], r"do not exist in the worker"),
+    ],
+)
+def test_bad_fallback_exclusions_are_refused_naming_the_entry(
+    make_app: AppFactory, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_app(APPCACHE_FALLBACK_EXCLUDE=value)

@@ -303,3 +303,39 @@ async def test_network_names_another_origin(browser: Browser, tmp_path: Path) ->
         assert "GET /allowed/x" in server.wait_for_request("GET /allowed/x")
         assert "GET /other" not in server.requests()
         await context.close()
+
+
+EXCLUDING_APP = """
+import re
+
+from app import create_app
+
+app = create_app(
+    APPCACHE_RUNTIME=[],  # (no runtime copy may answer: the fallback alone is tested)
+    APPCACHE_FALLBACK_EXCLUDE=["/api/", "/auth/", re.compile(r"^/files/.*[.]pdf$")],
+)
+"""
+
+
+async def test_excluded_page_loads_fail_offline_and_others_get_the_fallback(
+    browser: Browser, tmp_path: Path
+) -> None:
+    from playwright.async_api import Error as PlaywrightError
+
+    root = copy_example(tmp_path / "example")
+    (root / "excluding_app.py").write_text(EXCLUDING_APP)
+    with serve(root, module="excluding_app:app") as server:
+        context = await browser.new_context()
+        page = await open_controlled(context, server.url + "/")
+        await context.set_offline(True)
+        for path in ("/api/items", "/auth/callback?code=1", "/files/report.pdf"):
+            excluded = await context.new_page()
+            with pytest.raises(PlaywrightError, match="net::ERR_"):
+                await excluded.goto(server.url + path)
+            await excluded.close()
+        await page.goto(server.url + "/never-seen")
+        assert await page.text_content("#title") == "You are offline"
+        # A fetch of the API from a page fails too, never with the page's HTML.
+        fetched = await page.evaluate("fetch('/api/items').then(() => 'answered', () => 'failed')")
+        assert fetched == "failed"
+        await context.close()
