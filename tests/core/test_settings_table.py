@@ -61,3 +61,16 @@ def test_the_readme_lists_every_url_the_registry_serves() -> None:
     readme = (REPO / "README.md").read_text()
     listed = dict(re.findall(r"^\| `(/[^`]*)` \| `(APPCACHE_\w+)` \|", readme, flags=re.M))
     assert listed == {spec.default: spec.key for spec in REGISTRY}
+
+
+def test_the_worker_template_variables_are_documented() -> None:
+    from quart_appcache.bundle import Snapshot
+    from quart_appcache.render import PrefixedBundle, sw_context
+    from quart_appcache.settings import Settings
+
+    settings = Settings.from_config({}, default_build_dir=None)
+    snapshot = Snapshot("v", "t", ())
+    given = set(sw_context(PrefixedBundle.of(snapshot, settings), settings))
+    page = (REPO / "docs" / "service-worker.md").read_text()
+    listed = page.split("`APPCACHE_SW_TEMPLATE`); it gets", 1)[1].split("each already", 1)[0]
+    assert set(re.findall(r"`(\w+)`", listed)) == given
