@@ -28,6 +28,7 @@ __all__ = [
     "Served",
     "Spec",
     "build_files",
+    "is_on",
     "served_urls",
 ]
 
@@ -41,7 +42,6 @@ class Spec:
 
     name: ArtifactName
     key: str  # the setting that holds its URL (None there turns it off)
-    setting: str  # the Settings attribute of that key
     default: str  # its default URL
     mimetype: str
     build_file: str  # its file in a build (for the icons, their folder)
@@ -50,12 +50,16 @@ class Spec:
     gone_when_killed: bool = False  # answers 410 Gone under the kill switch
     folder: bool = False  # a URL prefix with fixed names under it (the icons)
 
+    @property
+    def setting(self) -> str:
+        """The :class:`~quart_appcache.settings.Settings` attribute of its key."""
+        return self.key.removeprefix("APPCACHE_").lower()
+
 
 REGISTRY: tuple[Spec, ...] = (
     Spec(
         "manifest",
         "APPCACHE_URL",
-        "url",
         "/manifest.appcache",
         "text/cache-manifest; charset=utf-8",
         "manifest.appcache",
@@ -66,7 +70,6 @@ REGISTRY: tuple[Spec, ...] = (
     Spec(
         "precache",
         "APPCACHE_PRECACHE_URL",
-        "precache_url",
         "/precache-manifest.json",
         "application/json",
         "precache-manifest.json",
@@ -76,7 +79,6 @@ REGISTRY: tuple[Spec, ...] = (
     Spec(
         "sw",
         "APPCACHE_SW_URL",
-        "sw_url",
         "/sw.js",
         "text/javascript; charset=utf-8",
         "sw.js",
@@ -86,7 +88,6 @@ REGISTRY: tuple[Spec, ...] = (
     Spec(
         "client",
         "APPCACHE_SW_CLIENT_URL",
-        "sw_client_url",
         "/appcache.js",
         "text/javascript; charset=utf-8",
         f"{OWN_FOLDER}/appcache.js",
@@ -95,7 +96,6 @@ REGISTRY: tuple[Spec, ...] = (
     Spec(
         "web_manifest",
         "APPCACHE_WEB_MANIFEST_URL",
-        "web_manifest_url",
         "/manifest.webmanifest",
         "application/manifest+json",
         f"{OWN_FOLDER}/manifest.webmanifest",
@@ -104,7 +104,6 @@ REGISTRY: tuple[Spec, ...] = (
     Spec(
         "icons",
         "APPCACHE_ICONS_URL",
-        "icons_url",
         "/appcache-icons/",
         "image/png",
         f"{OWN_FOLDER}/",
@@ -143,7 +142,7 @@ def served_urls(settings: Settings, *, icons: bool) -> list[Served]:
     served: list[Served] = []
     for spec in REGISTRY:
         url = getattr(settings, spec.setting)
-        if url is None or not _on(spec.name, settings, icons):
+        if url is None or not is_on(spec.name, settings, icons=icons):
             continue
         if spec.folder:
             served += [Served(url + icon.name, spec.name, spec.key, url) for icon in ICONS]
@@ -152,7 +151,8 @@ def served_urls(settings: Settings, *, icons: bool) -> list[Served]:
     return served
 
 
-def _on(name: ArtifactName, settings: Settings, icons: bool) -> bool:
+def is_on(name: ArtifactName, settings: Settings, *, icons: bool) -> bool:
+    """Whether an app with these settings serves this artifact (its URL aside)."""
     if name == "client":
         return settings.sw_url is not None  # the page client registers the worker
     if name == "web_manifest":

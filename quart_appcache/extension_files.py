@@ -23,7 +23,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from .artifacts import BY_NAME
+from .artifacts import BY_NAME, is_on
 from .colors import parse_css_color
 from .declarations import ExtensionEntry
 from .errors import ConfigError
@@ -82,15 +82,14 @@ class ExtensionFiles:
     @property
     def client_url(self) -> str | None:
         """The page client's URL, when the worker and the client are on."""
-        settings = self.settings
-        return settings.sw_client_url if settings.sw_url is not None else None
+        on = is_on("client", self.settings, icons=self.icon_path is not None)
+        return self.settings.sw_client_url if on else None
 
     @property
     def manifest_url(self) -> str | None:
         """The web app manifest's URL, when ``APPCACHE_WEB_MANIFEST`` is set."""
-        if self.settings.web_manifest is None:
-            return None
-        return self.settings.web_manifest_url
+        on = is_on("web_manifest", self.settings, icons=self.icon_path is not None)
+        return self.settings.web_manifest_url if on else None
 
     def icon_url(self, name: str) -> str | None:
         """An icon's URL with the token of its source, or ``None`` without icons."""

@@ -155,7 +155,7 @@ class Site:
             return self._frozen.snapshot.urls
         return [entry.url for entry in self.bundle.collect_now()]
 
-    def matcher_now(self) -> UrlMatcher | None:
+    def _matcher_now(self) -> UrlMatcher | None:
         """The tracked-URL matcher, if one is ready for the current declarations."""
         if self._frozen is not None:
             return self._frozen.matcher
@@ -169,19 +169,6 @@ class Site:
             return tracked[1]
         return None
 
-    async def _matcher(self) -> UrlMatcher:
-        """The URLs whose answers get the tracked cache headers.
-
-        Frozen: exactly the frozen snapshot's URLs. Live: the URLs of the most
-        recent computation, or of a listing made now when there was none
-        since the last declaration. Built in a worker thread; concurrent
-        callers share one build.
-        """
-        ready = self.matcher_now()
-        if ready is not None:
-            return ready
-        return await self._matching(self._build_matcher)
-
     async def matcher(self) -> UrlMatcher | None:
         """The tracked-URL matcher, or ``None`` while the bundle is in error.
 
@@ -190,11 +177,15 @@ class Site:
         must not break the app's other routes. Each distinct error is logged
         once; the artifacts answer 500 with it meanwhile.
         """
-        ready = self.matcher_now()
+        ready = self._matcher_now()
         if ready is not None:
             return ready
         try:
-            return await self._matcher()
+            # Frozen: the frozen snapshot's URLs. Live: those of the latest
+            # computation, or of a listing made now (in a worker thread, one
+            # shared by concurrent callers) when there was none since the
+            # last declaration.
+            return await self._matching(self._build_matcher)
         except AppcacheError as error:
             self.report(error)
             return None

@@ -69,7 +69,11 @@ async def site(make_app: AppFactory) -> tuple[Quart, Appcache, dict[str, str]]:
 
 async def precache_keys(app: Quart) -> dict[str, str]:
     """Every precached URL (the page client included) and its cache key."""
-    entries = json.loads(await get(app, "/precache-manifest.json"))
+    return keys_of(json.loads(await get(app, "/precache-manifest.json")))
+
+
+def keys_of(entries: list[dict[str, str]]) -> dict[str, str]:
+    """The worker's cache key of each precache entry, by URL."""
     return {e["url"]: f"{ORIGIN}{e['url']}?__appcache_revision={e['revision']}" for e in entries}
 
 
@@ -620,9 +624,7 @@ async def test_excluded_page_loads_never_get_the_fallback(
             entries = (await http.get("/precache-manifest.json")).json()
             sw = tmp_path / "sw.js"
             sw.write_text((await http.get("/sw.js")).text)
-        keys = {
-            e["url"]: f"{ORIGIN}{e['url']}?__appcache_revision={e['revision']}" for e in entries
-        }
+        keys = keys_of(entries)
     requests = [
         {"url": "/auth/callback?code=1", "mode": "navigate"},  # an OAuth callback
         {"url": "/files/report.pdf", "mode": "navigate"},  # a download
