@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from .errors import NotInitializedError
@@ -57,6 +58,30 @@ class AppcacheBase(Generic[AppT]):
         site = self._site()
         site.check_open("add_urls()")
         site.bundle.declarations.add_urls(urls)
+
+    def add_routes(self, *, exclude: Iterable[str] = ()) -> None:
+        """Track every page route of the app, found when the bundle is computed.
+
+        A page route answers GET, has no path parameters and answers a page:
+        where the framework says what a route returns (FastAPI's
+        ``response_class``, an endpoint's return annotation) that decides;
+        otherwise the route is rendered and kept when it answers 200 with an
+        HTML content type and nothing personal. Routes added after this
+        call count; the extension's own URLs, NETWORK paths, excluded URLs
+        and static files are never added. What is left out is logged at
+        debug level. ``urls`` lists the routes found once the bundle was
+        computed (``finalize()``, startup, ``hash()``).
+
+        Args:
+            exclude: path prefixes of routes to leave out, like ``["/admin"]``.
+
+        Raises:
+            InvalidURLError: a prefix is not a path on this app.
+            FinalizedError: the bundle is finalized.
+        """
+        site = self._site()
+        site.check_open("add_routes()")
+        site.bundle.declarations.add_routes(exclude)
 
     def add_folder(
         self,

@@ -29,8 +29,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import FetchError
+from .route_map import Probe
 
-__all__ = ["RENDER_KEY", "AsgiRenderer", "is_render_scope"]
+__all__ = ["HTML_TYPES", "RENDER_KEY", "AsgiRenderer", "is_render_scope"]
+
+# The content types of a page.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 RENDER_KEY = "quart_appcache.render"
 # How long a timed-out app may take to stop after being told the client left,
@@ -104,6 +108,32 @@ class AsgiRenderer:
             FetchError: the app answered anything but 200, redirected,
                 raised, or took longer than the timeout.
         """
+        response, cause = await self._run(url)
+        return response.checked(url, cause)
+
+    async def probe(self, url: str) -> Probe:
+        """Render ``url`` and tell whether it is a page to precache (``add_routes()``).
+
+        A page answers 200 with an HTML content type and nothing personal;
+        an answer of another type, or a redirect, is a non-page. Never raises
+        for what the app answers.
+        """
+        try:
+            response, cause = await self._run(url)
+        except FetchError as error:
+            return Probe(None, reason=str(error))
+        status, media = response.status, response.media_type
+        if status is not None and 300 <= status < 400:
+            return Probe(None, True, f"it redirects ({status}) to {response.location!r}")
+        if media not in HTML_TYPES:
+            return Probe(None, True, f"it answers {media or 'no Content-Type'}, not a page")
+        try:
+            return Probe(response.checked(url, cause))
+        except FetchError as error:
+            return Probe(None, reason=str(error))
+
+    async def _run(self, url: str) -> tuple[_Response, BaseException | None]:
+        """Send the app a GET of ``url``; its answer, and the exception a Quart view raised."""
         marker: dict[str, Any] = {}
         response = _Response()
         task = asyncio.create_task(
@@ -132,7 +162,7 @@ class AsgiRenderer:
                 "Fix the view or remove the URL from the tracked URLs.",
                 url=url,
             ) from error
-        return response.checked(url, marker.get("exception"))
+        return response, marker.get("exception")
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:
@@ -150,6 +180,7 @@ class _Response:
         self.cache_control: list[str] = []
         self.vary: list[str] = []
         self.sets_cookie = False
+        self.media_type = ""
         self.body = bytearray()
         self._asked = False
         self._complete = asyncio.Event()
@@ -178,6 +209,8 @@ class _Response:
                     self.vary.append(value.decode("latin-1"))
                 elif lower == b"set-cookie":
                     self.sets_cookie = True
+                elif lower == b"content-type":
+                    self.media_type = value.decode("latin-1").partition(";")[0].strip().lower()
         elif kind == "http.response.body":
             self.body += message.get("body", b"")
             if not message.get("more_body", False):

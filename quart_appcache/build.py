@@ -45,12 +45,13 @@ from .artifacts import BY_NAME, OWN_FOLDER, REGISTRY, RENDERED, build_files
 from .bundle import Revision, Snapshot
 from .declarations import ExtensionEntry
 from .errors import BuildError
+from .route_map import Discovery, NonPages
 from .serving import Artifact
 
 __all__ = ["FILES", "RECORD", "Build", "has_build", "read_build", "write_build"]
 
 RECORD = "appcache.json"
-FORMAT = 3
+FORMAT = 4
 # The file of each rendered artifact, and of the extension's own files by
 # content type (icons keep their names under own/): all from the registry.
 FILES: dict[str, str] = {name: BY_NAME[name].build_file for name in RENDERED}
@@ -170,6 +171,8 @@ def _files(
             {"url": item.url, "revision": item.revision, "size": item.size, "kind": item.kind}
             for item in snapshot.revisions
         ],
+        "pages": list(snapshot.discovery.pages),
+        "non_pages": snapshot.discovery.non_pages.as_json(),
     }
     files[RECORD] = json.dumps(record, indent=1).encode() + b"\n"
     return files
@@ -311,7 +314,12 @@ async def read_build(folder: str, wanted: Sequence[str], command: str) -> Build:
         Revision(item["url"], item["revision"], item["size"], item["kind"])
         for item in record["entries"]
     )
-    snapshot = Snapshot(record["version"], record["updated"], revisions, tuple(own))
+    non_pages = record["non_pages"]
+    discovery = Discovery(
+        tuple(record["pages"]),
+        NonPages(tuple(non_pages["prefixes"]), tuple(non_pages["patterns"])),
+    )
+    snapshot = Snapshot(record["version"], record["updated"], revisions, tuple(own), discovery)
     return Build(snapshot, artifacts, record["fingerprint"], gzip)
 
 
@@ -329,6 +337,10 @@ def _verify(folder: str, files: dict[str, bytes], digests: dict[str, str], comma
                 f"The build file {os.path.join(folder, file)!r} is not "
                 f"{file.removesuffix('.gz')!r} compressed. Run `{command}` again."
             )
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _gunzip(data: bytes) -> bytes | None:
@@ -356,9 +368,15 @@ def _parse_record(folder: str, data: bytes, command: str) -> dict[str, Any]:
         record = json.loads(data)
         if record.get("format") != FORMAT:
             raise ValueError(f"format {record.get('format')!r}, expected {FORMAT}")
-        for key in ("version", "updated", "artifacts", "entries", "fingerprint", "own", "files"):
+        keys = ("version", "updated", "artifacts", "entries", "fingerprint", "own", "files")
+        for key in (*keys, "pages", "non_pages"):
             if key not in record:
                 raise ValueError(f"no {key!r}")
+        non_pages = record["non_pages"]
+        if not _strings(record["pages"]) or not all(
+            _strings(non_pages.get(name)) for name in ("prefixes", "patterns")
+        ):
+            raise ValueError("'pages' or 'non_pages' is not lists of strings")
         files = record["files"]
         if not isinstance(files, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in files.items()

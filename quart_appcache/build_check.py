@@ -30,6 +30,7 @@ from .declarations import Entry, FileEntry
 from .errors import BuildError
 from .hashing import Digest, Hashed
 from .render import template_source
+from .route_map import Discovery, assign
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -57,7 +58,11 @@ async def check_build(site: Site, folder: str, build: Build) -> None:
         # never download it again.
         now = await site.bundle.compute(site.host.render, final=True, with_extension_files=False)
         check_revisions(folder, build, now.app_entries, command)
+        check_routes(folder, build, now.discovery, command)
         return
+    # Without renders the route map cannot be read again: add_routes() takes
+    # the pages the build found.
+    assign(site.bundle.declarations.routes, build.snapshot.discovery.pages)
     entries = await site.bundle.collect(with_extension_files=False)
     by_size = settings.build_check == "size"
     await asyncio.to_thread(partial(check_fresh, folder, build, entries, command, sizes=by_size))
@@ -177,6 +182,24 @@ def check_revisions(folder: str, build: Build, revisions: Sequence[Revision], co
                 else f"the content of {item.url!r} changed since"
             )
             raise _stale(folder, f"{what} the build", command)
+
+
+def check_routes(folder: str, build: Build, now: Discovery, command: str) -> None:
+    """Refuse a build whose route map differs from the app's now (the worker's non-pages).
+
+    Raises:
+        BuildError: naming a non-page added or gone.
+    """
+    built = build.snapshot.discovery.non_pages
+    for name in ("prefixes", "patterns"):
+        before, after = getattr(built, name), getattr(now.non_pages, name)
+        added = [item for item in after if item not in before]
+        gone = [item for item in before if item not in after]
+        if added or gone:
+            problem = f"new since the build: {_some(added)}" if added else f"gone: {_some(gone)}"
+            raise _stale(
+                folder, f"the routes that are not pages changed ({name} {problem})", command
+            )
 
 
 def check_contents(

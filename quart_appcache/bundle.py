@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 from .declarations import Declarations, Entry, ExtensionEntry, FileEntry, ViewEntry, collect
 from .errors import EntryTooLargeError, FileReadError
 from .hashing import Digest, Result, RevisionCache, hash_files, revision_of
+from .route_map import Discovery
 from .tasks import Shared, cancel_all, gather_or_cancel
 from .walk import ListingCache
 
@@ -42,6 +43,8 @@ __all__ = [
 logger = logging.getLogger("quart_appcache")
 
 Render = Callable[[str], Awaitable[bytes]]
+# Reads the route map: the discovery, and the bodies of the pages it rendered.
+Discover = Callable[[], Awaitable[tuple[Discovery, dict[str, bytes]]]]
 
 
 class Progress(Protocol):
@@ -191,6 +194,10 @@ class _Previous:
     revisions: list[Revision]
 
 
+async def _given(body: bytes) -> bytes:
+    return body
+
+
 def _revisions_of(bodies: list[bytes]) -> list[tuple[str, int]]:
     return [(revision_of(body), len(body)) for body in bodies]
 
@@ -227,6 +234,8 @@ class Snapshot:
     revisions: tuple[Revision, ...]
     # The bytes of what the extension serves itself (the "own" revisions).
     extension_files: tuple[ExtensionEntry, ...] = field(default=(), compare=False, repr=False)
+    # The pages add_routes() found, and the page loads that never get the fallback.
+    discovery: Discovery = field(default_factory=Discovery)
 
     @functools.cached_property
     def app_entries(self) -> tuple[Revision, ...]:
@@ -244,16 +253,22 @@ class Bundle:
 
     Args:
         declarations: where the app's ``add_*`` calls go.
+        discover: reads the app's route map (``add_routes()``, non-pages)
+            before every computation.
+        max_entry_bytes: the size limit of an entry, if any.
+        limit_key: how the user wrote that setting, for errors.
     """
 
     def __init__(
         self,
         declarations: Declarations,
         *,
+        discover: Discover | None = None,
         max_entry_bytes: int | None = None,
         limit_key: str = "APPCACHE_MAX_ENTRY_BYTES",
     ) -> None:
         self.declarations = declarations
+        self._discover = discover
         self.max_entry_bytes = max_entry_bytes
         self._limit_key = limit_key
         self._cache = RevisionCache()
@@ -325,10 +340,15 @@ class Bundle:
         """
         live = keep and not final
         cache = self._cache if live else None
+        discovery, bodies = await self._discover() if self._discover else (Discovery(), {})
         # Views do not need the folder listing, so their renders start now,
-        # while it runs in a thread. A URL that turns out to be a file after
-        # all (declared in a folder first) has its render cancelled and ignored.
-        early = {url: asyncio.ensure_future(render(url)) for url in self.declarations.view_urls()}
+        # while it runs in a thread (a page the route map's discovery just
+        # rendered is not rendered again). A URL that turns out to be a file
+        # after all (declared in a folder first) has its render cancelled and ignored.
+        early = {
+            url: asyncio.ensure_future(_given(bodies[url]) if url in bodies else render(url))
+            for url in self.declarations.view_urls()
+        }
         try:
             entries = await self.collect(cached=live, with_extension_files=with_extension_files)
             revisions = await compute_revisions(
@@ -344,10 +364,16 @@ class Bundle:
         last = self._last
         # Tuple equality runs in C and takes identical items as equal at once:
         # an unchanged file gives back the very same entry.
-        if not final and last is not None and last.revisions == tuple(revisions):
+        if (
+            not final
+            and last is not None
+            and last.revisions == tuple(revisions)
+            and last.discovery == discovery
+        ):
             return last  # nothing changed: the same version, not computed again
         own = tuple(entry for entry in entries if isinstance(entry, ExtensionEntry))
-        return self._remember(await asyncio.to_thread(version_of, revisions), revisions, own)
+        version = await asyncio.to_thread(version_of, revisions)
+        return self._remember(version, revisions, own, discovery)
 
     def _check_sizes(self, revisions: Sequence[Revision]) -> None:
         """Refuse an entry over the size limit: browsers keep the whole bundle."""
@@ -371,17 +397,24 @@ class Bundle:
         return await hash_files(paths)
 
     def _remember(
-        self, version: str, revisions: Sequence[Revision], own: tuple[ExtensionEntry, ...]
+        self,
+        version: str,
+        revisions: Sequence[Revision],
+        own: tuple[ExtensionEntry, ...],
+        discovery: Discovery,
     ) -> Snapshot:
         # `updated` is when this process first saw a version: the same
         # version keeps its time, and a new one is always strictly later than
         # the one before, even within the clock's resolution.
         previous = self._last
         if previous is not None and previous.version == version:
-            return previous  # (same version: same revisions, so the same own bytes)
-        now = datetime.now(UTC)
-        if previous is not None:
-            now = max(now, datetime.fromisoformat(previous.updated) + timedelta(microseconds=1))
-        updated = now.isoformat(timespec="microseconds")
-        self._last = Snapshot(version, updated, tuple(revisions), own)
+            if previous.discovery == discovery:
+                return previous  # (same version: same revisions, so the same own bytes)
+            updated = previous.updated
+        else:
+            now = datetime.now(UTC)
+            if previous is not None:
+                now = max(now, datetime.fromisoformat(previous.updated) + timedelta(microseconds=1))
+            updated = now.isoformat(timespec="microseconds")
+        self._last = Snapshot(version, updated, tuple(revisions), own, discovery)
         return self._last

@@ -1,6 +1,7 @@
 """Declarations to entries: what belongs in the offline bundle, in order.
 
-An app declares URLs (rendered in-process), folders (read from disk) and
+An app declares URLs (rendered in-process), folders (read from disk), its
+page routes (``add_routes()``, found when the bundle is computed) and
 exclusion prefixes. :func:`collect` turns those declarations into an ordered
 list of entries, each a URL plus where its bytes come from: a file
 (:class:`~quart_appcache.walk.FileEntry`, from the walk), a view, or one of
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import ConfigError, FolderNotFoundError, InvalidURLError, NotAFolderError
+from .route_map import RoutesDeclaration
 from .urls import check_prefix, check_url
 from .walk import FileEntry, Folder, ListingCache, walk_folder
 
@@ -66,7 +68,7 @@ class Declarations:
     fallback_targets: list[str] = field(default_factory=list)
     fallback_key: str = "APPCACHE_FALLBACK"
     extension_files: Callable[[], list[ExtensionEntry]] = list
-    items: list[str | Folder] = field(default_factory=list)
+    items: list[str | Folder | RoutesDeclaration] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     # Counts declarations, so what was derived from them knows when it is stale.
     generation: int = 0
@@ -113,6 +115,30 @@ class Declarations:
         )
         self.generation += 1
 
+    def add_routes(self, exclude: Iterable[object]) -> None:
+        """Add the app's page routes here, as found when the bundle is computed.
+
+        Raises:
+            InvalidURLError: an ``exclude`` prefix is not a path on this app.
+        """
+        if isinstance(exclude, str):
+            raise InvalidURLError(
+                f"add_routes(exclude={exclude!r}) takes a list of path prefixes, like "
+                f"exclude=[{exclude!r}]."
+            )
+        checked = tuple(check_prefix(p, source="add_routes(exclude=...)") for p in exclude)
+        self.items.append(RoutesDeclaration(checked))
+        self.generation += 1
+
+    @property
+    def routes(self) -> list[RoutesDeclaration]:
+        """The ``add_routes()`` calls, in order."""
+        return [item for item in self.items if isinstance(item, RoutesDeclaration)]
+
+    def discovered(self) -> set[str]:
+        """The URLs ``add_routes()`` found when the bundle was last computed."""
+        return {url for item in self.routes for url in item.urls}
+
     def add_excluded(self, prefixes: Iterable[object]) -> None:
         """Check and add exclusion prefixes; they apply to every entry.
 
@@ -134,16 +160,24 @@ class Declarations:
 
     def view_urls(self) -> list[str]:
         """The URLs that will be rendered, unless a folder lists them first."""
-        urls = [item for item in self.items if isinstance(item, str) and not self.is_excluded(item)]
+        urls = [url for url in self._view_items() if not self.is_excluded(url)]
         return list(dict.fromkeys([*urls, *self.fallback_targets]))
+
+    def _view_items(self) -> Iterable[str]:
+        for item in self.items:
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, RoutesDeclaration):
+                yield from item.urls
 
     def is_excluded(self, url: str) -> bool:
         """Whether an encoded URL starts with any exclusion prefix."""
         return url.startswith(tuple(self.excluded))
 
-    def _check_not_reserved(self, url: str) -> str:
+    def reserved_by(self, url: str) -> str | None:
+        """The config key of the extension's own URL that ``url`` is, if it is one."""
         path = url.partition("?")[0]
-        key = self.reserved.get(path) or next(
+        return self.reserved.get(path) or next(
             (
                 key
                 for own, key in self.reserved.items()
@@ -151,6 +185,9 @@ class Declarations:
             ),
             None,
         )
+
+    def _check_not_reserved(self, url: str) -> str:
+        key = self.reserved_by(url)
         if key is not None:
             raise InvalidURLError(
                 f"add_urls() cannot track {url!r}: it is the extension's own URL ({key}). "
@@ -197,6 +234,10 @@ def collect(
         if isinstance(item, str):
             if not declarations.is_excluded(item):
                 entries.setdefault(item, ViewEntry(item))
+        elif isinstance(item, RoutesDeclaration):
+            for url in item.urls:
+                if not declarations.is_excluded(url):
+                    entries.setdefault(url, ViewEntry(url))
         else:
             excluded = tuple(declarations.excluded)
             for entry in walk_folder(item, excluded, warn, listings, on_found):

@@ -2,8 +2,8 @@
 
 Each adapter (Quart in :mod:`quart_appcache.quart`, Starlette and FastAPI
 in :mod:`quart_appcache.starlette`) implements it for one app. The core asks
-it for the app's folder, its debug flag, its templates and an in-process
-render of a URL, and nothing else; routes, headers and startup hooks stay in
+it for the app's folder, its debug flag, its templates, its route map and
+in-process renders of a URL, and nothing else; serving, headers and startup hooks stay in
 the adapter, which calls :meth:`~quart_appcache.site.Site.started` once the
 app's own startup has run.
 """
@@ -19,6 +19,7 @@ import jinja2
 
 from .asgi_render import AsgiRenderer
 from .errors import NotInitializedError
+from .route_map import Probe, Route
 from .settings import Settings
 
 __all__ = ["AppHost", "Host"]
@@ -53,6 +54,12 @@ class Host(Protocol):
         Raises:
             FetchError: the app did not answer ``200 OK`` in time.
         """
+
+    async def probe(self, url: str) -> Probe:
+        """Render ``url`` and tell whether it is a page to precache (``add_routes()``)."""
+
+    def routes(self) -> list[Route]:
+        """The app's route map, read now (routes added after ``init_app`` count)."""
 
     def lifespan(self) -> AbstractAsyncContextManager[object]:
         """Run the app's own startup on entry and its shutdown on exit (for the CLI)."""
@@ -101,12 +108,18 @@ class AppHost(Generic[AppT]):
 
     async def render(self, url: str) -> bytes:
         """Render ``url`` in-process through the app."""
+        return await self._renderer()(url)
+
+    async def probe(self, url: str) -> Probe:
+        """Render ``url`` and tell whether it is a page to precache."""
+        return await self._renderer().probe(url)
+
+    def _renderer(self) -> AsgiRenderer:
         settings = self._settings
-        renderer = AsgiRenderer(
+        return AsgiRenderer(
             self.app,
             settings.url_base,
             settings.fetch_timeout,
             settings.names.name("APPCACHE_FETCH_TIMEOUT"),
             self.state,
         )
-        return await renderer(url)

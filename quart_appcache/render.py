@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 from .artifacts import BY_NAME, RENDERED, ArtifactName
 from .bundle import Revision, Snapshot, tracked_only
 from .errors import TemplateError
+from .route_map import NonPages
 from .runtime import rules_json
 from .serving import Artifact
 from .settings import Settings
@@ -79,6 +80,7 @@ class PrefixedBundle:
         network: NETWORK entries, paths prefixed (``*`` and other origins'
             URL prefixes stay as they are).
         scope: the service worker's scope (``/`` or ``/app/``).
+        non_pages: what the route map says is not a page (paths within the app).
     """
 
     version: str
@@ -87,6 +89,7 @@ class PrefixedBundle:
     fallback: dict[str, str]
     network: tuple[str, ...]
     scope: str
+    non_pages: NonPages = field(default_factory=NonPages)
 
     @classmethod
     def of(cls, snapshot: Snapshot, settings: Settings, prefix: str = "") -> PrefixedBundle:
@@ -106,6 +109,7 @@ class PrefixedBundle:
                 prefix + item if item.startswith("/") else item for item in settings.network
             ),
             scope=prefix + "/",
+            non_pages=snapshot.discovery.non_pages,
         )
 
     @property
@@ -233,14 +237,7 @@ def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
         "version": json.dumps(listing.version),
         "entries": precache_json(listing),
         "fallback": json.dumps(sorted(listing.fallback.items(), key=lambda item: -len(item[0]))),
-        "fallback_exclude": json.dumps(
-            {
-                "prefixes": [
-                    listing.scope.rstrip("/") + item for item in settings.fallback_exclude[0]
-                ],
-                "patterns": [list(item) for item in settings.fallback_exclude[1]],
-            }
-        ),
+        "fallback_exclude": json.dumps(non_pages(listing, settings)),
         "network": json.dumps(list(listing.network)),
         "skip_waiting": json.dumps(settings.sw_skip_waiting),
         "verify": json.dumps(settings.sw_verify != "none"),
@@ -248,6 +245,23 @@ def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
         "ignored_params": json.dumps([_param_pattern(p) for p in settings.sw_ignored_params]),
         "runtime": rules_json(settings.runtime, listing.scope.rstrip("/")),
     }
+
+
+def non_pages(listing: PrefixedBundle, settings: Settings) -> dict[str, list[Any]]:
+    """The page loads the worker never answers with the fallback page.
+
+    APPCACHE_FALLBACK_EXCLUDE, the path prefixes under NETWORK, and what the
+    route map says is not a page: prefixes (with the URL prefix), and
+    patterns as ``[source, flags]`` matched against the path within the app.
+    """
+    prefix = listing.scope.rstrip("/")
+    network = [item for item in settings.network if item.startswith("/")]
+    prefixes = [*settings.fallback_exclude[0], *network, *listing.non_pages.prefixes]
+    patterns = [
+        *(list(item) for item in settings.fallback_exclude[1]),
+        *([source, ""] for source in listing.non_pages.patterns),
+    ]
+    return {"prefixes": [prefix + item for item in dict.fromkeys(prefixes)], "patterns": patterns}
 
 
 def _param_pattern(glob: str) -> str:

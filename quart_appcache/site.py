@@ -24,11 +24,12 @@ from .artifacts import BY_NAME, RENDERED, ArtifactName, Served, served_urls
 from .build import has_build, read_build
 from .build_check import check_build, fingerprint
 from .bundle import Bundle, Progress, Snapshot
-from .declarations import Declarations, ExtensionEntry
+from .declarations import Declarations, ExtensionEntry, Folder
 from .errors import AppcacheError, FinalizedError
 from .extension_files import ExtensionFiles
 from .host import Host
 from .render import PrefixedBundle, Renders
+from .route_map import Discovery, Route, discover
 from .serving import Artifact
 from .settings import Settings
 from .tasks import Shared
@@ -79,9 +80,13 @@ class Site:
                 fallback_key=settings.names.name("APPCACHE_FALLBACK"),
                 extension_files=self.files.entries,
             ),
+            discover=self._discover,
             max_entry_bytes=settings.max_entry_bytes,
             limit_key=settings.names.name("APPCACHE_MAX_ENTRY_BYTES"),
         )
+        # The latest discovery, with the declarations' generation and the
+        # route map it was made from (found again only when one changes).
+        self._discovered: tuple[tuple[int, tuple[Route, ...]], Discovery] | None = None
         self.build_dir = (
             os.path.join(host.root_path, settings.build_dir)
             if settings.build_dir is not None
@@ -209,6 +214,32 @@ class Site:
         tracked = await asyncio.to_thread(_matcher_of, listed[1])
         self._matched = (listed, tracked)
         return tracked
+
+    async def _discover(self) -> tuple[Discovery, dict[str, bytes]]:
+        """Read the route map: the pages ``add_routes()`` adds, and the non-pages."""
+        declarations = self.bundle.declarations
+        routes = tuple(self.host.routes())
+        key = (declarations.generation, routes)
+        known = self._discovered
+        if known is not None and known[0] == key:
+            return known[1], {}
+        tracked = {item.path for item in declarations.items if isinstance(item, Folder)}
+        discovery, bodies = await discover(
+            routes, declarations.routes, tracked, self._never_a_page, self.host.probe
+        )
+        self._discovered = (key, discovery)
+        return discovery, bodies
+
+    def _never_a_page(self, url: str) -> bool:
+        """Whether ``add_routes()`` leaves a URL out whatever it answers."""
+        declarations = self.bundle.declarations
+        network = tuple(item for item in self.settings.network if item.startswith("/"))
+        return (
+            declarations.reserved_by(url) is not None
+            or self.serves(url) is not None
+            or declarations.is_excluded(url)
+            or url.startswith(network)
+        )
 
     # -- startup ---------------------------------------------------------------
 

@@ -11,6 +11,8 @@ the error can name its type.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -20,6 +22,7 @@ from quart import Quart, got_request_exception, request
 
 from ..asgi_render import RENDER_KEY, is_render_scope
 from ..host import AppHost
+from ..route_map import Route
 from ..settings import Settings
 
 __all__ = ["QuartHost", "install_render_hooks", "is_render"]
@@ -52,6 +55,36 @@ class QuartHost(AppHost[Quart]):
     def lifespan(self) -> AbstractAsyncContextManager[object]:
         """``app.startup()`` on entry, ``app.shutdown()`` on exit."""
         return _lifespan(self.app)
+
+    def routes(self) -> list[Route]:
+        """The app's URL rules (blueprints' included). Quart cannot say what a
+        view answers, so every page route is ``"unknown"`` (rendered to find out)."""
+        app = self.app
+        folders = {"static": app.static_folder}
+        folders.update({f"{name}.static": bp.static_folder for name, bp in app.blueprints.items()})
+        routes = []
+        for rule in app.url_map.iter_rules():
+            if rule.websocket:
+                continue
+            folder = folders.get(rule.endpoint)
+            routes.append(
+                Route(
+                    _PARAM.sub(_param, rule.rule),
+                    get="GET" in (rule.methods or ()),
+                    folders=(os.path.abspath(folder),) if folder else (),
+                    name=rule.endpoint,
+                )
+            )
+        return routes
+
+
+# A werkzeug rule's parameter: <name>, <converter:name>, <converter(args):name>.
+_PARAM = re.compile(r"<(?:([A-Za-z_]\w*)(?:\([^)]*\))?:)?([A-Za-z_]\w*)>")
+
+
+def _param(match: re.Match[str]) -> str:
+    # As the core writes parameters: {name}, or {name:path} for the rest of the path.
+    return f"{{{match.group(2)}:path}}" if match.group(1) == "path" else f"{{{match.group(2)}}}"
 
 
 @asynccontextmanager

@@ -17,7 +17,9 @@ from starlette.applications import Starlette
 
 from ..errors import AppcacheError
 from ..host import AppHost
+from ..route_map import Route
 from ..settings import Settings
+from .routes import routes_of
 
 __all__ = ["LifespanError", "StarletteHost", "app_name"]
 
@@ -72,6 +74,10 @@ class StarletteHost(AppHost[Starlette]):
     def lifespan(self) -> AbstractAsyncContextManager[object]:
         """Run the app's ASGI lifespan: startup on entry, shutdown on exit."""
         return _lifespan(self.app)
+
+    def routes(self) -> list[Route]:
+        """The app's route map (:func:`~quart_appcache.starlette.routes.routes_of`)."""
+        return routes_of(self.app)
 
 
 @asynccontextmanager

@@ -1,18 +1,24 @@
-"""Reading a Starlette app's routes: clashes with the artifact URLs, and StaticFiles mounts."""
+"""Reading a Starlette app's routes: clashes with the artifact URLs, StaticFiles
+mounts, and the route map the core finds pages and non-pages in."""
 
 from __future__ import annotations
 
+import inspect
 import os
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
+from .. import route_map
+from ..asgi_render import HTML_TYPES
 from ..errors import ConfigError
 
-__all__ = ["StaticMount", "find_static", "route_for"]
+__all__ = ["StaticMount", "find_static", "route_for", "routes_of"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +104,91 @@ def find_static(app: Starlette, name: str) -> StaticMount:
 def _inner(route: Mount) -> object:
     # Mount(..., middleware=[...]) wraps the app; the StaticFiles is the base.
     return getattr(route, "_base_app", route.app)
+
+
+def routes_of(app: Starlette) -> list[route_map.Route]:
+    """The app's route map as the core reads it.
+
+    ``Mount(routes=[...])`` groups are read through; a mounted app (another
+    Starlette or FastAPI app, anything but ``StaticFiles``) is one prefix.
+    What a route answers is read from FastAPI's ``response_class`` or the
+    endpoint's return annotation; where neither says, it is ``"unknown"``.
+    """
+    docs = {getattr(app, name, None) for name in _FASTAPI_DOCS} - {None}
+    found: list[route_map.Route] = []
+    for path, name, route in _routes(app.routes):
+        if isinstance(route, Mount):
+            inner = _inner(route)
+            folders = (
+                tuple(os.path.abspath(os.fspath(d)) for d in inner.all_directories)
+                if isinstance(inner, StaticFiles)
+                else ()
+            )
+            found.append(route_map.Route(path, mount=True, folders=folders, name=name))
+        elif isinstance(route, Route):
+            # FastAPI's own documentation pages need the network: not app pages.
+            kind = "other" if path in docs else _kind(route)
+            found.append(route_map.Route(path, _answers_get(route), kind, name=name))
+    return found
+
+
+# The FastAPI attributes holding the URLs of its documentation routes.
+_FASTAPI_DOCS = ("docs_url", "redoc_url", "openapi_url", "swagger_ui_oauth2_redirect_url")
+
+
+def _routes(
+    routes: Sequence[BaseRoute], path: str = "", name: str = ""
+) -> Iterator[tuple[str, str, BaseRoute]]:
+    # Like _walk, but a mounted app is one route: only groups are read through.
+    for route in routes:
+        route_path = path + getattr(route, "path", "")
+        route_name = getattr(route, "name", None) or ""
+        full_name = f"{name}:{route_name}" if name and route_name else route_name or name
+        if isinstance(route, Mount) and type(_inner(route)) is Router:
+            yield from _routes(route.routes, route_path, full_name)
+        else:
+            yield route_path, full_name, route
+
+
+def _answers_get(route: Route) -> bool:
+    if route.methods is not None:
+        return "GET" in route.methods
+    # A class endpoint (HTTPEndpoint) answers the methods it defines.
+    return not inspect.isclass(route.endpoint) or hasattr(route.endpoint, "get")
+
+
+def _kind(route: Route) -> route_map.RouteKind:
+    """What a route answers, as far as the framework says."""
+    declared = getattr(route, "response_class", None)  # FastAPI's APIRoute
+    default = getattr(declared, "value", None)  # FastAPI's DefaultPlaceholder
+    if isinstance(declared, type):
+        return _kind_of(declared)
+    returned = _return_type(route.endpoint)
+    if isinstance(returned, type) and issubclass(returned, Response):
+        return _kind_of(returned)
+    if declared is not None:
+        # FastAPI: a value the endpoint returns goes out as the default class.
+        if returned is not None or getattr(route, "response_model", None) is not None:
+            return _kind_of(default) if isinstance(default, type) else "other"
+        if isinstance(default, type) and _kind_of(default) == "page":
+            return "page"
+    return "unknown"
+
+
+def _kind_of(response_class: type) -> route_map.RouteKind:
+    if issubclass(response_class, HTMLResponse) or (
+        getattr(response_class, "media_type", None) in HTML_TYPES
+    ):
+        return "page"
+    # A plain Response may carry anything.
+    return "unknown" if response_class is Response else "other"
+
+
+def _return_type(endpoint: Callable[..., object]) -> object:
+    """The endpoint's return annotation, resolved, or ``None``."""
+    try:
+        hints = typing.get_type_hints(endpoint)
+    except Exception:  # unresolvable forward references, odd callables
+        return None
+    returned = hints.get("return")
+    return None if returned is type(None) else returned
