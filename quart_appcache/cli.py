@@ -21,6 +21,7 @@ import click
 
 from .build import write_build
 from .errors import AppcacheError
+from .render import PrefixedBundle, non_pages
 from .serving import Artifact
 
 if TYPE_CHECKING:
@@ -172,18 +173,32 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
 
 
 def run_show(site: Site, show_traceback: bool) -> None:
-    """List the tracked URLs with their sizes and revisions, and the version."""
+    """List the tracked URLs with their sizes, origins and revisions, the
+    version, and the page loads the worker never answers with the fallback."""
     snapshot = _guarded(lambda: asyncio.run(_computed(site, None)), show_traceback).snapshot
     own = [item for item in snapshot.revisions if item.kind == "own"]
+    discovered = set(snapshot.discovery.pages)
     width = max([len("URL"), *(len(item.url) for item in snapshot.revisions)])
-    click.echo(f"{'URL':<{width}}  {'SIZE':>10}  REVISION")
+    click.echo(f"{'URL':<{width}}  {'SIZE':>10}  {'FROM':<10}  REVISION")
     for item in snapshot.app_entries:
-        click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
+        origin = "discovered" if item.url in discovered else "declared"
+        if item.kind == "file":
+            origin = "static"
+        size = human_size(item.size)
+        click.echo(f"{item.url:<{width}}  {size:>10}  {origin:<10}  {item.revision}")
     if own:
         click.echo("precached with them (the page client, web app manifest and icons):")
         for item in own:
-            click.echo(f"{item.url:<{width}}  {human_size(item.size):>10}  {item.revision}")
+            size = human_size(item.size)
+            click.echo(f"{item.url:<{width}}  {size:>10}  {'extension':<10}  {item.revision}")
     total = sum(item.size for item in snapshot.app_entries)
     click.echo(
         f"{len(snapshot.app_entries):,} entries, {human_size(total)}, version {snapshot.version}"
     )
+    excluded = non_pages(PrefixedBundle.of(snapshot, site.settings), site.settings)
+    if excluded["prefixes"] or excluded["patterns"]:
+        click.echo("page loads that never get the fallback page (not pages):")
+        for prefix in excluded["prefixes"]:
+            click.echo(f"  under {prefix}")
+        for source, flags in excluded["patterns"]:
+            click.echo(f"  matching /{source}/{flags}")

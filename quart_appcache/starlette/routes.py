@@ -8,10 +8,11 @@ import os
 import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
 
 from .. import route_map
@@ -32,15 +33,34 @@ class StaticMount:
 
 
 def _walk(
-    routes: Sequence[BaseRoute], path: str = "", name: str = ""
-) -> Iterator[tuple[str, str, BaseRoute]]:
-    for route in routes:
+    routes: Sequence[BaseRoute], path: str = "", name: str = "", *, into_apps: bool = True
+) -> Iterator[tuple[str, str, Any]]:
+    """Every route with its full path and name, mounts' routes after them.
+
+    With ``into_apps=False`` only ``Mount(routes=[...])`` groups are read
+    through; a mounted app is one route.
+    """
+    for route in _flattened(routes):
         route_path = path + getattr(route, "path", "")
         route_name = getattr(route, "name", None) or ""
         full_name = f"{name}:{route_name}" if name and route_name else route_name or name
-        yield route_path, full_name, route
-        if isinstance(route, Mount):
-            yield from _walk(route.routes, route_path, full_name)
+        group = isinstance(route, Mount) and type(_inner(route)) is Router
+        if not group or into_apps:
+            yield route_path, full_name, route
+        if isinstance(route, Mount) and (group or into_apps):
+            yield from _walk(route.routes, route_path, full_name, into_apps=into_apps)
+
+
+def _flattened(routes: Sequence[BaseRoute]) -> Iterator[Any]:
+    # Newer FastAPI keeps an included router as one lazy route: its routes
+    # (with the prefix) are its effective contexts.
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            for context in contexts():
+                yield getattr(context, "starlette_route", None) or context
+        else:
+            yield route
 
 
 def route_for(app: Starlette) -> Callable[[str], str | None]:
@@ -116,7 +136,7 @@ def routes_of(app: Starlette) -> list[route_map.Route]:
     """
     docs = {getattr(app, name, None) for name in _FASTAPI_DOCS} - {None}
     found: list[route_map.Route] = []
-    for path, name, route in _routes(app.routes):
+    for path, name, route in _walk(app.routes, into_apps=False):
         if isinstance(route, Mount):
             inner = _inner(route)
             folders = (
@@ -125,7 +145,7 @@ def routes_of(app: Starlette) -> list[route_map.Route]:
                 else ()
             )
             found.append(route_map.Route(path, mount=True, folders=folders, name=name))
-        elif isinstance(route, Route):
+        elif hasattr(route, "endpoint") and hasattr(route, "methods"):
             # FastAPI's own documentation pages need the network: not app pages.
             kind = "other" if path in docs else _kind(route)
             found.append(route_map.Route(path, _answers_get(route), kind, name=name))
@@ -136,28 +156,14 @@ def routes_of(app: Starlette) -> list[route_map.Route]:
 _FASTAPI_DOCS = ("docs_url", "redoc_url", "openapi_url", "swagger_ui_oauth2_redirect_url")
 
 
-def _routes(
-    routes: Sequence[BaseRoute], path: str = "", name: str = ""
-) -> Iterator[tuple[str, str, BaseRoute]]:
-    # Like _walk, but a mounted app is one route: only groups are read through.
-    for route in routes:
-        route_path = path + getattr(route, "path", "")
-        route_name = getattr(route, "name", None) or ""
-        full_name = f"{name}:{route_name}" if name and route_name else route_name or name
-        if isinstance(route, Mount) and type(_inner(route)) is Router:
-            yield from _routes(route.routes, route_path, full_name)
-        else:
-            yield route_path, full_name, route
-
-
-def _answers_get(route: Route) -> bool:
+def _answers_get(route: Any) -> bool:
     if route.methods is not None:
         return "GET" in route.methods
     # A class endpoint (HTTPEndpoint) answers the methods it defines.
     return not inspect.isclass(route.endpoint) or hasattr(route.endpoint, "get")
 
 
-def _kind(route: Route) -> route_map.RouteKind:
+def _kind(route: Any) -> route_map.RouteKind:
     """What a route answers, as far as the framework says."""
     declared = getattr(route, "response_class", None)  # FastAPI's APIRoute
     default = getattr(declared, "value", None)  # FastAPI's DefaultPlaceholder

@@ -115,7 +115,7 @@ def test_show_lists_every_url_size_and_revision(make_app: AppFactory) -> None:
     result = app.test_cli_runner().invoke(args=["appcache", "show"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["URL", "SIZE", "REVISION"]
+    assert lines[0].split() == ["URL", "SIZE", "FROM", "REVISION"]
     assert [line.split()[0] for line in lines[1:5]] == [
         "/",
         "/offline",

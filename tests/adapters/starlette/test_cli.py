@@ -114,7 +114,7 @@ def test_show_lists_urls_sizes_and_revisions(module: str) -> None:
     result = CliRunner().invoke(main, ["show", f"{module}:app"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["URL", "SIZE", "REVISION"]
+    assert lines[0].split() == ["URL", "SIZE", "FROM", "REVISION"]
     assert [line.split()[0] for line in lines[1:3]] == ["/", "/static/app.js"]
     assert lines[-1].startswith("2 entries, ")
 
