@@ -105,6 +105,7 @@ def fingerprint(
         "APPCACHE_SW_VERIFY": _json(settings.sw_verify),
         "APPCACHE_SW_UNREGISTER": _json(settings.sw_unregister),
         "APPCACHE_SW_IGNORED_PARAMS": _json(list(settings.sw_ignored_params)),
+        "APPCACHE_HASHED_NAMES": _json(settings.hashed_names),
         "APPCACHE_RUNTIME": _json([rule.as_json("") for rule in settings.runtime]),
         "APPCACHE_WEB_MANIFEST": _json(settings.web_manifest),
         "APPCACHE_WEB_MANIFEST_URL": _json(settings.web_manifest_url),

@@ -243,6 +243,7 @@ def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
         "verify": json.dumps(settings.sw_verify != "none"),
         "unverified": json.dumps(unverified),
         "ignored_params": json.dumps([_param_pattern(p) for p in settings.sw_ignored_params]),
+        "hashed_names": json.dumps(settings.hashed_names),
         "runtime": rules_json(settings.runtime, listing.scope.rstrip("/")),
     }
 

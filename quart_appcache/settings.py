@@ -252,6 +252,30 @@ def _js_pattern(pattern: re.Pattern[str], where: str) -> tuple[str, str]:
     return source, "i" if pattern.flags & re.IGNORECASE else ""
 
 
+# A dot-separated run of 8 or more hex digits before the extension: app.3f9a1c2b.js.
+HASHED_NAMES = r"\.[0-9a-fA-F]{8,}\.[A-Za-z0-9]+$"
+
+
+def _hashed_names(value: object, label: str) -> tuple[str, str] | None:
+    """The pattern file names are matched with, as ``(JavaScript source, flags)``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = re.compile(value)
+        except re.error as error:
+            raise ConfigError(
+                f"{label} is {value!r}, not a regular expression ({error}); give one that "
+                f"matches hashed file names, like {HASHED_NAMES!r}, or None."
+            ) from None
+    if not isinstance(value, re.Pattern):
+        raise ConfigError(
+            f"{label} is {value!r}; give a regular expression (a string or re.compile(...)) "
+            "matched against file names, or None."
+        )
+    return _js_pattern(value, label)
+
+
 def _network(value: object, label: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ConfigError(
@@ -375,6 +399,13 @@ FIELDS: tuple[Field, ...] = (
         "query parameters (globs) a precached URL may carry and still be answered from it",
     ),
     Field(
+        "APPCACHE_HASHED_NAMES",
+        HASHED_NAMES,
+        _hashed_names,
+        "file names that carry a content hash (a regular expression): downloaded "
+        "without the revision parameter; None: none",
+    ),
+    Field(
         "APPCACHE_RUNTIME",
         [],
         check_rules,
@@ -439,6 +470,7 @@ class Settings:
     sw_verify: str
     sw_unregister: bool
     sw_ignored_params: tuple[str, ...]
+    hashed_names: tuple[str, str] | None
     runtime: tuple[Rule, ...]
     web_manifest: dict[str, Any] | None
     web_manifest_url: str

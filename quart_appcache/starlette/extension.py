@@ -54,7 +54,7 @@ class Appcache(AppcacheBase[Starlette]):
         url, template, url_base, fallback, fallback_exclude, network, finalize, fetch_timeout,
         precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
-        runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
+        hashed_names, runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
         max_entry_bytes, build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see
             ``docs/configuration.md``); ``build_dir=None`` reads no build at
@@ -91,6 +91,7 @@ class Appcache(AppcacheBase[Starlette]):
         sw_verify: str = DEFAULTS["APPCACHE_SW_VERIFY"],
         sw_unregister: bool = False,
         sw_ignored_params: Sequence[str] = tuple(DEFAULTS["APPCACHE_SW_IGNORED_PARAMS"]),
+        hashed_names: str | re.Pattern[str] | None = DEFAULTS["APPCACHE_HASHED_NAMES"],
         runtime: Sequence[Mapping[str, Any]] = (),
         web_manifest: Mapping[str, Any] | None = None,
         web_manifest_url: str = DEFAULTS["APPCACHE_WEB_MANIFEST_URL"],

@@ -27,6 +27,10 @@ const UNVERIFIED = new Set({{ unverified }});
 // Query parameters (regular expressions) a precached URL may carry and still
 // be answered from the precache: tracking parameters such as utm_*.
 const IGNORED_PARAMS = {{ ignored_params }}.map((source) => new RegExp(source));
+// File names that carry a content hash (APPCACHE_HASHED_NAMES): downloaded as
+// they are. Every other entry is downloaded with its revision in the query,
+// so a CDN or proxy keyed on the URL can never hand out an older copy.
+const HASHED_NAMES = {{ hashed_names }} && new RegExp(...{{ hashed_names }});
 // Runtime caching rules (APPCACHE_RUNTIME), in order; the first that matches
 // a same-origin GET that is not precached decides.
 const RUNTIME = {{ runtime }};
@@ -86,16 +90,25 @@ async function revisionOf(response) {
 
 // No cookies: what is stored is what the server hashed, the page every
 // visitor gets, never one person's page shown to the next.
-async function fetchEntry(url, cache) {
+async function fetchEntry(url, cache, entryUrl) {
   const response = await fetch(new Request(url, {
     cache,
     credentials: 'omit',
     redirect: 'manual',
   }));
   if (response.status !== 200) {
-    throw new InstallError(url, 'answered ' + (response.status || response.type));
+    throw new InstallError(entryUrl, 'answered ' + (response.status || response.type));
   }
   return response;
+}
+
+function downloadUrl(entry) {
+  const path = new URL(entry.url, self.location.origin).pathname;
+  if (HASHED_NAMES && HASHED_NAMES.test(path.slice(path.lastIndexOf('/') + 1))) {
+    return entry.url;
+  }
+  const separator = entry.url.includes('?') ? '&' : '?';
+  return entry.url + separator + REVISION_PARAM + '=' + encodeURIComponent(entry.revision);
 }
 
 // Downloads an entry and checks its bytes: a CDN or proxy that hands out
@@ -103,13 +116,13 @@ async function fetchEntry(url, cache) {
 // cache; a second mismatch fails the install rather than caching wrong
 // bytes under this version.
 async function download(entry) {
-  const response = await fetchEntry(entry.url, 'reload');
+  const response = await fetchEntry(downloadUrl(entry), 'reload', entry.url);
   if (!VERIFY || UNVERIFIED.has(entry.url) || await revisionOf(response) === entry.revision) {
     return response;
   }
   const separator = entry.url.includes('?') ? '&' : '?';
   const retried = await fetchEntry(
-    entry.url + separator + '__appcache_retry=' + Date.now(), 'no-store');
+    entry.url + separator + '__appcache_retry=' + Date.now(), 'no-store', entry.url);
   if (await revisionOf(retried) === entry.revision) {
     return retried;
   }

@@ -130,7 +130,9 @@ async def test_install_precaches_everything_with_cache_reload(site, tmp_path: Pa
     bodies = await served(app, list(keys))
     result = run_sw(await script(app, tmp_path), tmp_path, install=True, bodies=bodies)
     assert result["install"] == "ok"
-    assert sorted(f["url"] for f in result["fetched"]) == sorted(ORIGIN + url for url in keys)
+    # Each with its revision in the query (no name here carries a hash), so
+    # a cache keyed on the URL cannot hand out an older copy.
+    assert sorted(f["url"] for f in result["fetched"]) == sorted(keys.values())
     assert {f["cache"] for f in result["fetched"]} == {"reload"}
     assert {f["redirect"] for f in result["fetched"]} == {"manual"}
     # No cookies: what is stored is the page every visitor gets, as it was hashed.
@@ -159,7 +161,7 @@ async def test_a_failed_install_leaves_the_caches_as_they_were(site, tmp_path: P
         bodies=await served(app, list(keys)),
     )
     assert result["install"].startswith("failed:")
-    assert f"{ORIGIN}/" in [f["url"] for f in result["fetched"]]
+    assert keys["/"] in [f["url"] for f in result["fetched"]]
     assert result["caches"] == {"": sorted(kept), "other-app": ["x"]}
 
 
@@ -224,7 +226,7 @@ async def test_install_reuses_entries_cached_by_an_earlier_version(site, tmp_pat
         bodies=await served(app, ["/static/app.js"]),
     )
     assert result["install"] == "ok"
-    assert [f["url"] for f in result["fetched"]] == [ORIGIN + "/static/app.js"]
+    assert [f["url"] for f in result["fetched"]] == [keys["/static/app.js"]]
 
 
 async def test_a_failed_fetch_fails_the_install_and_tells_the_pages(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -653,3 +655,53 @@ def test_bad_fallback_exclusions_are_refused_naming_the_entry(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         make_app(APPCACHE_FALLBACK_EXCLUDE=value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "plain"),
+    [
+        # The default: a dot-separated run of 8+ hex digits before the extension.
+        ({}, {"/static/app.3f9a1c2b.js"}),
+        # The app's own convention (Vite's app-<hash>.js), as a string or compiled.
+        ({"APPCACHE_HASHED_NAMES": r"-[A-Za-z0-9_]{8}\.js$"}, {"/static/index-BVLx0bYO.js"}),
+        (
+            {"APPCACHE_HASHED_NAMES": re.compile(r"-[a-z0-9_]{8}\.JS$", re.I)},
+            {"/static/index-BVLx0bYO.js"},
+        ),
+        # None: every entry carries its revision.
+        ({"APPCACHE_HASHED_NAMES": None}, set()),
+    ],
+)
+async def test_hashed_file_names_are_downloaded_without_the_revision(  # type: ignore[no-untyped-def]
+    make_app: AppFactory, tmp_path: Path, setting, plain
+) -> None:
+    app, appcache = make_app(**setting)
+    static = Path(app.root_path) / "static"
+    for name in ("app.3f9a1c2b.js", "index-BVLx0bYO.js", "app.3f9a1c2.js", "3f9a1c2b3.js"):
+        write(static / name, name)
+    appcache.add_urls("/")
+    appcache.add_folder("static")
+    keys = await precache_keys(app)
+    bodies = await served(app, list(keys))
+    result = run_sw(await script(app, tmp_path), tmp_path, install=True, bodies=bodies)
+    assert result["install"] == "ok"
+    fetched = {f["url"] for f in result["fetched"]}
+    expected = {ORIGIN + url if url in plain else key for url, key in keys.items()}
+    assert fetched == expected
+    # Stored under the same keys either way.
+    assert result["caches"] == {"": sorted(keys.values())}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("([", r"APPCACHE_HASHED_NAMES is '\(\[', not a regular expression"),
+        (42, r"APPCACHE_HASHED_NAMES is 42; give a regular expression"),
+        (re.compile(r"\.[0-9a-f]{8}\Z"), r"\\A and \\Z do not exist in the worker"),
+    ],
+)
+def test_a_bad_hashed_names_setting_is_refused(
+    make_app: AppFactory, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_app(APPCACHE_HASHED_NAMES=value)
