@@ -22,6 +22,7 @@ NON_PAGES = ["^/api/items$", "^/download$", "^/auth/callback$", "^/submit$"]
 def _files(root: Path) -> None:
     for path, text in {
         "static/app.js": "console.log('app');\n",
+        "static/vendor.3f9a1c2b.js": "console.log('vendor');\n",
         "shop_static/shop.css": "body { color: teal; }\n",
         "files/other.txt": "not in the bundle\n",
     }.items():
@@ -32,7 +33,8 @@ def _files(root: Path) -> None:
 
 def _page(title: str) -> str:
     return (
-        f"<!doctype html><html><head><title>{title}</title></head>"
+        f"<!doctype html><html><head><title>{title}</title>"
+        '<script src="/appcache.js" data-sw="/sw.js" data-scope="/" defer></script></head>'
         f'<body><h1 id="title">{title}</h1></body></html>'
     )
 

@@ -34,13 +34,17 @@ class Shapes:
             self.appcache: Any = self.app.extensions["appcache"]
             self.calls = self.app.config["CALLS"]
             self.pages = QUART_PAGES
-            self.static = ["/static/app.js", "/shop/shop_static/shop.css"]
+            self.static = [
+                "/static/app.js",
+                "/static/vendor.3f9a1c2b.js",
+                "/shop/shop_static/shop.css",
+            ]
         else:
             self.app = fastapi_app(root, **settings)
             self.appcache = self.app.state.appcache
             self.calls = self.app.state.calls
             self.pages = FASTAPI_PAGES
-            self.static = ["/static/app.js"]
+            self.static = ["/static/app.js", "/static/vendor.3f9a1c2b.js"]
 
     @property
     def site(self) -> Site:
