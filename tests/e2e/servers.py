@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +23,8 @@ BIN = Path(sys.executable).parent
 EXAMPLE = REPO / "examples"
 START_TIMEOUT = 30.0
 _runs = itertools.count()
+# The query parameter the worker downloads entries with (APPCACHE_HASHED_NAMES).
+REVISION_QUERY = re.compile(r"[?&]__appcache_revision=[0-9a-f]+$")
 
 
 def free_port() -> int:
@@ -47,16 +50,20 @@ class Server:
     output: Path
     access_log: Path | None
 
-    def wait_for_request(self, line: str, timeout: float = 10.0) -> list[str]:
+    def wait_for_request(
+        self, line: str, timeout: float = 10.0, *, plain: bool = False
+    ) -> list[str]:
         """Wait until the access log shows ``line`` (it is written after the
-        response is sent, so a browser can act on it first). Returns the log."""
+        response is sent, so a browser can act on it first). Returns the log;
+        with ``plain``, without the precache's revision parameters."""
         deadline = time.monotonic() + timeout
-        while line not in (seen := self.requests()) and time.monotonic() < deadline:
+        while line not in (seen := self.requests(plain=plain)) and time.monotonic() < deadline:
             time.sleep(0.05)
         return seen
 
-    def requests(self) -> list[str]:
-        """Request lines (``GET /path?query``) from the access log so far."""
+    def requests(self, *, plain: bool = False) -> list[str]:
+        """Request lines (``GET /path?query``) from the access log so far; with
+        ``plain``, precache downloads without their ``__appcache_revision``."""
         if self.access_log is None or not self.access_log.exists():
             return []
         lines = []
@@ -64,6 +71,8 @@ class Server:
             if '"' in line:
                 method, _, rest = line.split('"', 2)[1].partition(" ")
                 lines.append(f"{method} {rest.rsplit(' ', 1)[0].removesuffix('?')}")
+        if plain:
+            return [REVISION_QUERY.sub("", line) for line in lines]
         return lines
 
 

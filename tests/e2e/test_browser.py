@@ -125,7 +125,7 @@ async def test_changed_file_is_the_only_download_and_reaches_a_new_page(
         await wait_waiting_worker(page)
         downloads = [
             line
-            for line in server.wait_for_request("GET /static/js/app.js")
+            for line in server.wait_for_request("GET /static/js/app.js", plain=True)
             if line != "GET /sw.js"
         ]
         # The update check, then exactly the changed entry: nothing else.
@@ -206,7 +206,7 @@ async def test_a_failed_precache_keeps_the_old_version_in_charge(
                 }))"""
         )
         assert outcome == "redundant"
-        requests = server.wait_for_request("GET /static/js/app.js")
+        requests = server.wait_for_request("GET /static/js/app.js", plain=True)
         assert "GET /static/css/app.css" in requests
         assert await worker_version(page) == old_version
         # What the failed install fetched (the new stylesheet) is not kept.
