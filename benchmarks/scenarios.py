@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import trees
+from benchmarks import browser, trees
 from benchmarks.apps import flask_app, quart_app, starlette_app
 from benchmarks.limits import hash_loop, hash_two_threads, stat_loop
 from benchmarks.load import run_load
@@ -565,4 +565,5 @@ SCENARIOS: dict[str, Callable[[Context], list[Row]]] = {
     "load": load,
     "sizes": sizes,
     "startup": startup,
+    "preload": browser.preload,
 }

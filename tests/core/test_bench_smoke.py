@@ -44,6 +44,7 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
         "debug, unchanged many",
         "sizes, many",
         "startup, many",
+        "preload",
     ):
         assert any(name == scenario for name, _ in measures), scenario
     assert {"serve, uvicorn", "serve, hypercorn", "load, uvicorn"} <= {
