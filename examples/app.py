@@ -36,7 +36,9 @@ def create_app(**config: Any) -> Quart:
     app.config.update(
         APPCACHE_FALLBACK={"/": "/offline"},
         APPCACHE_NETWORK=["*"],
-        APPCACHE_SW_SKIP_WAITING=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
+        # How a new version takes over: "pinned" (each open tab keeps its own),
+        # "waiting" or "immediate".
+        APPCACHE_SW_UPDATE=os.environ.get("APPCACHE_SW_UPDATE", "pinned"),
         # The kill switch: set it to retire the offline bundle from every browser.
         APPCACHE_SW_UNREGISTER=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
         # Pages visited online (like /live) come back offline from a runtime cache.

@@ -76,7 +76,7 @@ def create_app() -> FastAPI:
         app,
         templates=templates,
         fallback={"/": "/offline"},
-        sw_skip_waiting=os.environ.get("APPCACHE_SW_SKIP_WAITING") == "1",
+        sw_update=os.environ.get("APPCACHE_SW_UPDATE", "pinned"),
         sw_unregister=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
         build_dir=os.environ.get("APPCACHE_BUILD_DIR") or None,
         runtime=[

@@ -100,7 +100,7 @@ def fingerprint(
         "APPCACHE_FALLBACK": _json(settings.fallback),
         "APPCACHE_FALLBACK_EXCLUDE": _json(settings.fallback_exclude),
         "APPCACHE_NETWORK": _json(list(settings.network)),
-        "APPCACHE_SW_SKIP_WAITING": _json(settings.sw_skip_waiting),
+        "APPCACHE_SW_UPDATE": _json(settings.sw_update),
         "APPCACHE_SW_CLIENT_URL": _json(settings.sw_client_url),
         "APPCACHE_SW_VERIFY": _json(settings.sw_verify),
         "APPCACHE_SW_UNREGISTER": _json(settings.sw_unregister),

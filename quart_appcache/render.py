@@ -239,7 +239,7 @@ def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
         "fallback": json.dumps(sorted(listing.fallback.items(), key=lambda item: -len(item[0]))),
         "fallback_exclude": json.dumps(non_pages(listing, settings)),
         "network": json.dumps(list(listing.network)),
-        "skip_waiting": json.dumps(settings.sw_skip_waiting),
+        "update": json.dumps(settings.sw_update),
         "verify": json.dumps(settings.sw_verify != "none"),
         "unverified": json.dumps(unverified),
         "ignored_params": json.dumps([_param_pattern(p) for p in settings.sw_ignored_params]),

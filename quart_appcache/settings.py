@@ -32,6 +32,7 @@ from .webapp import check_members
 __all__ = ["DEFAULTS", "FIELDS", "Field", "KeyNames", "Settings", "parse_url_base"]
 
 BUILD_CHECKS = ("content", "files", "size")
+SW_UPDATES = ("pinned", "waiting", "immediate")
 VERIFY_MODES = ("files", "all", "none")
 # Settings still accepted for one release, ignored, with a DeprecationWarning.
 DEPRECATED = {
@@ -276,6 +277,32 @@ def _hashed_names(value: object, label: str) -> tuple[str, str] | None:
     return _js_pattern(value, label)
 
 
+def _skip_waiting(config: MutableMapping[str, Any], name: Callable[[str], str]) -> None:
+    """``APPCACHE_SW_SKIP_WAITING``, deprecated: its value as ``APPCACHE_SW_UPDATE``."""
+    key, update = "APPCACHE_SW_SKIP_WAITING", "APPCACHE_SW_UPDATE"
+    if key not in config:
+        return
+    value = config.pop(key)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            f"{name(key)} is {value!r}; it is deprecated: set {name(update)} to 'immediate', "
+            "'waiting' or 'pinned' instead."
+        )
+    meant = "immediate" if value else "waiting"
+    if update in config and config[update] != meant:
+        raise ConfigError(
+            f"{name(key)} = {value!r} and {name(update)} = {config[update]!r} disagree; "
+            f"remove {name(key)} (deprecated) and keep {name(update)}."
+        )
+    warnings.warn(
+        f"{name(key)} is deprecated: set {name(update)} = {meant!r}, which does the same. "
+        "The next release refuses it.",
+        DeprecationWarning,
+        stacklevel=5,
+    )
+    config[update] = meant
+
+
 def _network(value: object, label: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ConfigError(
@@ -368,10 +395,11 @@ FIELDS: tuple[Field, ...] = (
         "the service-worker template; the app's own template of that name wins",
     ),
     Field(
-        "APPCACHE_SW_SKIP_WAITING",
-        False,
-        _bool,
-        "a new worker takes over at once instead of when no page uses the old one",
+        "APPCACHE_SW_UPDATE",
+        "pinned",
+        _choice(SW_UPDATES),
+        "how a new version takes over: pinned (each open page keeps the version it "
+        "loaded), waiting (until no page uses the old one), immediate",
     ),
     _artifact_url("client", "the page client that registers the worker; None turns it off"),
     Field(
@@ -464,7 +492,7 @@ class Settings:
     precache_url: str | None
     sw_url: str | None
     sw_template: str
-    sw_skip_waiting: bool
+    sw_update: str
     sw_client_url: str | None
     sw_update_interval: float | None
     sw_verify: str
@@ -511,6 +539,7 @@ class Settings:
                     DeprecationWarning,
                     stacklevel=4,
                 )
+        _skip_waiting(config, name)
         values: dict[str, Any] = {}
         for item in FIELDS:
             default = item.default

@@ -52,13 +52,14 @@ class Appcache(AppcacheBase[Starlette]):
             ``appcache_manifest_url()`` and ``appcache_sw_script()`` globals,
             and whose templates win over the packaged manifest and worker.
         url, template, url_base, fallback, fallback_exclude, network, finalize, fetch_timeout,
-        precache_url, sw_url, sw_template, sw_skip_waiting, sw_client_url,
+        precache_url, sw_url, sw_template, sw_update, sw_client_url,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
         hashed_names, runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
         max_entry_bytes, build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see
             ``docs/configuration.md``); ``build_dir=None`` reads no build at
-            startup. ``hash_helper`` is deprecated and ignored.
+            startup. ``hash_helper`` is deprecated and ignored;
+            ``sw_skip_waiting`` is deprecated (``sw_update="immediate"``).
         debug: debug mode (stay live, never finalize at startup); default
             ``app.debug``, read at startup.
         base_dir: what relative folders (``add_folder``, ``build_dir``)
@@ -85,7 +86,8 @@ class Appcache(AppcacheBase[Starlette]):
         precache_url: str | None = DEFAULTS["APPCACHE_PRECACHE_URL"],
         sw_url: str | None = DEFAULTS["APPCACHE_SW_URL"],
         sw_template: str = DEFAULTS["APPCACHE_SW_TEMPLATE"],
-        sw_skip_waiting: bool = False,
+        sw_update: str = DEFAULTS["APPCACHE_SW_UPDATE"],
+        sw_skip_waiting: bool | None = None,
         sw_client_url: str | None = DEFAULTS["APPCACHE_SW_CLIENT_URL"],
         sw_update_interval: float | None = DEFAULTS["APPCACHE_SW_UPDATE_INTERVAL"],
         sw_verify: str = DEFAULTS["APPCACHE_SW_VERIFY"],
@@ -109,6 +111,10 @@ class Appcache(AppcacheBase[Starlette]):
         config = {item.key: _plain(given[item.keyword], item.default) for item in FIELDS}
         if hash_helper is not None:  # deprecated: warned about, then ignored
             config["APPCACHE_HASH_HELPER"] = hash_helper
+        if sw_skip_waiting is not None:  # deprecated: warned about, then read as sw_update
+            config["APPCACHE_SW_SKIP_WAITING"] = sw_skip_waiting
+            if sw_update == DEFAULTS["APPCACHE_SW_UPDATE"]:
+                del config["APPCACHE_SW_UPDATE"]
         if debug is not None and not isinstance(debug, bool):
             raise ConfigError(f"Appcache(debug=...) is {debug!r}; give True, False or None.")
         if base_dir is not None and not isinstance(base_dir, str | os.PathLike):

@@ -6,15 +6,18 @@
  *   window.addEventListener('appcache:update-ready', (e) => e.detail.version)
  *   window.addEventListener('appcache:update-failed', (e) => e.detail)  // {version, url, reason}
  *   window.addEventListener('appcache:runtime-updated', (e) => e.detail)  // {url, rule}
- *   await window.appcache.version()      // the controlling worker's version, or null
- *   await window.appcache.update()       // true once a new version waits, false otherwise
- *   window.appcache.applyUpdate()        // the waiting version takes over; pages reload once
+ *   await window.appcache.version()      // the version serving this page, or null
+ *   await window.appcache.update()       // true once a new version is ready, false otherwise
+ *   window.appcache.applyUpdate()        // this page reloads onto the new version (pinned);
+ *                                        // or the waiting version takes over, pages reload once
  *   window.appcache.state                // {status, detail}: the last event, for late listeners
  */
 (function () {
   'use strict';
   var PREFIX = 'quart-appcache:';
   var REPORT_GRACE_MS = 2000;
+  // A worker that does not know a question (a custom one) is not waited for.
+  var ANSWER_MS = 3000;
   var script = document.currentScript;
   var config = script ? script.dataset : {};
   var api = {state: {status: 'installing', detail: null}};
@@ -35,8 +38,21 @@
     return new Promise(function (resolve) {
       if (!worker) { resolve(null); return; }
       var channel = new MessageChannel();
-      channel.port1.onmessage = function (event) { resolve(event.data); };
+      var timer = setTimeout(function () { resolve(null); }, ANSWER_MS);
+      channel.port1.onmessage = function (event) { clearTimeout(timer); resolve(event.data); };
       worker.postMessage(PREFIX + question, [channel.port2]);
+    });
+  }
+
+  // {page, newest, update}: the version serving this page, the worker's own,
+  // and how updates take over ("pinned", "waiting", "immediate").
+  function versions(worker) {
+    return ask(worker, 'versions').then(function (state) {
+      if (state && typeof state === 'object') { return state; }
+      // (A worker of an earlier release, or the app's own: only its version.)
+      return ask(worker, 'version').then(function (version) {
+        return version === null ? null : {page: version, newest: version, update: 'waiting'};
+      });
     });
   }
 
@@ -63,18 +79,31 @@
     return;
   }
 
-  api.version = function () { return ask(container.controller, 'version'); };
+  api.version = function () {
+    return versions(container.controller).then(function (state) { return state && state.page; });
+  };
 
   var hadController = Boolean(container.controller);
   var told = new WeakSet();  // workers already announced (waiting or failed)
   var applying = false;
   var reloading = false;
+  var announced = {};  // versions this page heard of
+
+  function announce(version) {
+    if (version && !announced[version]) {
+      announced[version] = true;
+      emit('update-ready', {version: version});
+    }
+  }
 
   function announceWaiting(registration) {
     var worker = registration.waiting;
     if (!worker || !container.controller || told.has(worker)) { return; }
     told.add(worker);
-    ask(worker, 'version').then(function (version) { emit('update-ready', {version: version}); });
+    versions(worker).then(function (state) {
+      // A pinned version takes over at once: the page hears of it then.
+      if (state && state.update !== 'pinned') { announce(state.newest); }
+    });
   }
 
   function watch(registration, worker) {
@@ -119,11 +148,26 @@
       api.version().then(function (version) { emit('offline-ready', {version: version}); });
       return;
     }
-    // Reload only for an update a page asked for, and once: never for an
-    // automatic takeover or DevTools' "update on reload", so never a loop.
-    if (applying && !reloading) {
-      reloading = true;
-      location.reload();
+    versions(container.controller).then(function (state) {
+      if (state && state.update === 'pinned') {
+        // The new version took over; this page keeps its own until it reloads.
+        if (state.page !== state.newest) { announce(state.newest); }
+        return;
+      }
+      // Reload only for an update a page asked for, and once: never for an
+      // automatic takeover or DevTools' "update on reload", so never a loop.
+      if (applying && !reloading) {
+        reloading = true;
+        location.reload();
+      }
+    });
+  });
+
+  // A page that goes for good (not kept for the back button) tells the
+  // worker, so a version no page runs any more is deleted at once.
+  window.addEventListener('pagehide', function (event) {
+    if (!event.persisted && container.controller) {
+      container.controller.postMessage(PREFIX + 'leaving');
     }
   });
 
@@ -163,10 +207,19 @@
 
   api.applyUpdate = function () {
     return registered.then(function (registration) {
-      if (!registration.waiting) { return false; }
-      applying = true;
-      registration.waiting.postMessage(PREFIX + 'skip-waiting');
-      return true;
+      return versions(container.controller).then(function (state) {
+        if (state && state.update === 'pinned') {
+          // Only this page moves to the newest version; other tabs choose.
+          if (state.page === state.newest || reloading) { return false; }
+          reloading = true;
+          location.reload();
+          return true;
+        }
+        if (!registration.waiting) { return false; }
+        applying = true;
+        registration.waiting.postMessage(PREFIX + 'skip-waiting');
+        return true;
+      });
     });
   };
 

@@ -18,7 +18,11 @@ FALLBACK_EXCLUDE.patterns = FALLBACK_EXCLUDE.patterns.map(
 // '*' lets every uncached request through; otherwise only these path
 // prefixes of this origin, and these absolute URL prefixes of any origin.
 const NETWORK = {{ network }};
-const SKIP_WAITING = {{ skip_waiting }};
+// How a new version takes over (APPCACHE_SW_UPDATE): "pinned" (at once, each
+// open page keeps the version it loaded), "waiting" (once no page uses the
+// old one, or applyUpdate()), "immediate" (at once, for every page).
+const UPDATE = {{ update }};
+const PINNED = UPDATE === 'pinned';
 // Each download is checked against its revision (the SHA-256 of its bytes)
 // before it is cached, except the URLs listed here (views, unless
 // APPCACHE_SW_VERIFY = "all").
@@ -52,6 +56,12 @@ RUNTIME.forEach((rule) => { rule.cache = RUNTIME_PREFIX + rule.name; });
 // When a runtime copy was stored (ms since the epoch): for max_age and for
 // evicting the least recently stored first.
 const STORED_HEADER = 'x-quart-appcache-stored';
+// Pinned versions: which version each open page (client) was loaded with,
+// and each version's entries, in a cache of their own, so a worker the
+// browser stopped and started again still knows.
+const PINS_CACHE = CACHE_NAME + ':pins';
+const PINS_KEY = absolute(SCOPE_PATH + '__appcache/pins');
+const VERSION_KEY_PREFIX = absolute(SCOPE_PATH + '__appcache/version/');
 // Enough parallel downloads to keep a connection busy, few enough to leave
 // room for the page's own requests.
 const FETCH_CONCURRENCY = 8;
@@ -170,6 +180,9 @@ function describe(error) {
 // deletes. So a failure (a download, a refused put, a full quota) fails the
 // install, is undone, and the version in charge keeps serving.
 async function precache() {
+  // (Recorded first, so no other version cleans away an install under way;
+  // a store that refuses it refuses the entries below too, naming one.)
+  await recordVersion(false).catch(() => undefined);
   const existed = await caches.has(CACHE_NAME);
   const live = await caches.open(CACHE_NAME);
   const present = new Set((await live.keys()).map((request) => request.url));
@@ -189,8 +202,10 @@ async function precache() {
     // A first install leaves no cache; a later one takes back what it added.
     if (existed) {
       await Promise.all(added.map((key) => live.delete(key)));
+      await (await caches.open(PINS_CACHE)).delete(versionKey(VERSION));
     } else {
       await caches.delete(CACHE_NAME);
+      await caches.delete(PINS_CACHE);
     }
     // The pages learn what failed (appcache:update-failed), not just that it did.
     await tell({
@@ -212,12 +227,12 @@ async function activateCaches() {
   const runtimeNames = names.filter((name) => name.startsWith(RUNTIME_PREFIX));
   await Promise.all(runtimeNames.filter((name) => !rules.has(name))
     .map((name) => caches.delete(name)));
-  // What this version does not list: older versions' entries, and what an
-  // install that never activated left.
-  const keep = new Set(KEYS.values());
+  // What no version in use lists: older versions' entries (unless a page
+  // still runs one), and what an install that never activated left.
+  await recordVersion(true).catch(() => undefined);
+  loadingPins = null;  // what the version before recorded until now
+  await dropUnused(true);
   const keys = await live.keys();
-  await Promise.all(keys.filter((request) => !keep.has(request.url))
-    .map((request) => live.delete(request)));
   // An entry this version stored at install may have been deleted since by
   // another version's activation: fetch it again now, or leave it to the
   // network until the next version.
@@ -226,6 +241,167 @@ async function activateCaches() {
   await Promise.allSettled(lost.map(async (entry) => {
     await live.put(cacheKey(entry), await download(entry));
   }));
+}
+
+// -- pinned versions -----------------------------------------------------------
+
+// A page load's client is only listed once its page runs: a pin younger than
+// this is never taken for a closed page.
+const PIN_GRACE_MS = 30000;
+let pins = null;  // client id -> [version, when it was pinned], once loaded
+let loadingPins = null;
+let savingPins = Promise.resolve();
+const manifests = new Map([[VERSION, KEYS]]);  // version -> (URL -> cache key)
+
+function versionKey(version) {
+  return VERSION_KEY_PREFIX + encodeURIComponent(version);
+}
+
+function json(value) {
+  return new Response(JSON.stringify(value), {headers: {'Content-Type': 'application/json'}});
+}
+
+// This version's entries, and whether it has been in charge (an install under
+// way or waiting is never cleaned away).
+async function recordVersion(activated) {
+  await (await caches.open(PINS_CACHE)).put(
+    versionKey(VERSION), json({entries: [...KEYS], activated}));
+}
+
+async function versionRecords() {
+  const store = await caches.open(PINS_CACHE);
+  const records = new Map();
+  for (const request of await store.keys()) {
+    if (request.url.startsWith(VERSION_KEY_PREFIX)) {
+      const version = decodeURIComponent(request.url.slice(VERSION_KEY_PREFIX.length));
+      records.set(version, request);
+    }
+  }
+  return [store, records];
+}
+
+async function manifestOf(version) {
+  if (!manifests.has(version)) {
+    const stored = await (await caches.open(PINS_CACHE)).match(versionKey(version));
+    const record = stored ? await stored.json() : null;
+    manifests.set(version, record ? new Map(record.entries) : null);
+  }
+  return manifests.get(version);
+}
+
+function loadPins() {
+  if (!loadingPins) {
+    loadingPins = caches.open(PINS_CACHE)
+      .then((store) => store.match(PINS_KEY))
+      .then((stored) => (stored ? stored.json() : {}))
+      .catch(() => ({}))
+      .then((saved) => {
+        pins = new Map(PINNED ? Object.entries(saved) : []);
+        return pins;
+      });
+  }
+  return loadingPins;
+}
+
+function savePins() {
+  const snapshot = Object.fromEntries(pins);
+  savingPins = savingPins
+    .then(async () => (await caches.open(PINS_CACHE)).put(PINS_KEY, json(snapshot)))
+    .catch(() => undefined);
+  return savingPins;
+}
+
+// The version a page runs: the one it was loaded with, else this one.
+function versionOf(clientId) {
+  const pinned = pins && clientId && pins.get(clientId);
+  return pinned ? pinned[0] : VERSION;
+}
+
+// Keeps what a version in use lists and deletes the rest: entries, and the
+// records of pages and versions that are gone. Entries two versions share
+// have one key, so they are stored once. At activation, versions that never
+// were in charge go too (a failed or replaced install).
+async function dropUnused(activating) {
+  await loadPins();
+  const open = new Set((await self.clients.matchAll({type: 'all', includeUncontrolled: true}))
+    .map((client) => client.id));
+  let changed = false;
+  const now = Date.now();
+  for (const [id, [, at]] of [...pins]) {
+    if (!open.has(id) && !(now - at < PIN_GRACE_MS)) {
+      pins.delete(id);
+      changed = true;
+    }
+  }
+  const [store, records] = await versionRecords();
+  if (activating && PINNED && ![...records.keys()].some((version) => version !== VERSION)) {
+    // The first version: the pages open now were loaded from the network,
+    // from the server that serves this version. They run it.
+    for (const id of open) {
+      if (!pins.has(id)) {
+        pins.set(id, [VERSION, now]);
+        changed = true;
+      }
+    }
+  }
+  if (changed) {
+    await savePins();
+  }
+  const inUse = new Set([VERSION, ...[...pins.values()].map(([version]) => version)]);
+  const keep = new Set(KEYS.values());
+  let dropped = activating;
+  for (const [version, request] of records) {
+    let record = null;
+    if (!inUse.has(version)) {
+      const stored = await store.match(request);
+      record = stored ? await stored.json() : null;
+      if (activating || !record || record.activated) {
+        await store.delete(request);
+        manifests.delete(version);
+        dropped = true;
+        continue;
+      }
+    }
+    const keys = record ? new Map(record.entries) : await manifestOf(version);
+    (keys || new Map()).forEach((key) => keep.add(key));
+  }
+  if (!dropped) {
+    return;  // nothing went: the entries need no look
+  }
+  const live = await caches.open(CACHE_NAME);
+  const keys = await live.keys();
+  await Promise.all(keys.filter((request) => !keep.has(request.url))
+    .map((request) => live.delete(request)));
+}
+
+// A page load gets the newest version, and the page it makes keeps it.
+async function pinPage(clientId) {
+  await loadPins();
+  if (clientId) {
+    pins.set(clientId, [VERSION, Date.now()]);
+    await savePins();
+  }
+  await dropUnused(false);
+}
+
+// A request of a page that runs an older version: that version's bytes,
+// when it lists the URL and they are still stored; otherwise as any request.
+async function pinnedAnswer(event) {
+  await loadPins();
+  const request = event.request;
+  const version = versionOf(event.clientId);
+  if (version !== VERSION) {
+    const keys = await manifestOf(version);
+    const key = keys && precacheKey(request.url, keys);
+    if (key && await (await caches.open(CACHE_NAME)).match(key)) {
+      return fromPrecache(key, request);
+    }
+  }
+  return route(event) || fetch(request);
+}
+
+if (PINNED) {
+  loadPins();  // (fetches that arrive first wait for it)
 }
 
 function pathOf(url) {
@@ -309,8 +485,8 @@ async function partial(response, header) {
 
 // The precache key of a request: its own URL, or the same URL without the
 // tracking parameters IGNORED_PARAMS names.
-function precacheKey(requestUrl) {
-  const key = KEYS.get(absolute(requestUrl));
+function precacheKey(requestUrl, keys = KEYS) {
+  const key = keys.get(absolute(requestUrl));
   if (key || IGNORED_PARAMS.length === 0) {
     return key;
   }
@@ -329,7 +505,7 @@ function precacheKey(requestUrl) {
     return !IGNORED_PARAMS.some((pattern) => pattern.test(name));
   });
   url.search = kept.join('&');
-  return KEYS.get(absolute(url.href));
+  return keys.get(absolute(url.href));
 }
 
 async function fromPrecache(key, request) {
@@ -590,7 +766,7 @@ async function fromRuntime(event, rule, request, url) {
 }
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(precache().then(() => (SKIP_WAITING ? self.skipWaiting() : undefined)));
+  event.waitUntil(precache().then(() => (UPDATE !== 'waiting' ? self.skipWaiting() : undefined)));
 });
 
 async function setPreload() {
@@ -608,6 +784,26 @@ self.addEventListener('message', (event) => {
   const data = event.data;
   if (data === 'quart-appcache:version' && event.ports[0]) {
     event.ports[0].postMessage(VERSION);
+  } else if (data === 'quart-appcache:versions' && event.ports[0]) {
+    // The asking page's version (pinned: the one it was loaded with), this
+    // worker's, and how updates take over.
+    const port = event.ports[0];
+    event.waitUntil(loadPins().then(() => port.postMessage({
+      page: versionOf(event.source && event.source.id),
+      newest: VERSION,
+      update: UPDATE,
+    })));
+  } else if (data === 'quart-appcache:leaving' && event.source) {
+    // A page is unloaded (not kept for the back button): its version may go.
+    const id = event.source.id;
+    event.waitUntil(loadPins().then(() => {
+      pins.delete(id);
+      return savePins();
+    }).then(() => dropUnused(false)));
+  } else if (PINNED && (data === 'quart-appcache:skip-waiting'
+                        || (data && data.type === 'SKIP_WAITING'))) {
+    // Pinned versions take over at once anyway; no page is reloaded.
+    event.waitUntil(self.skipWaiting());
   } else if (data === 'quart-appcache:skip-waiting' || (data && data.type === 'SKIP_WAITING')) {
     // (Workbox's page library, workbox-window, sends {type: 'SKIP_WAITING'}.)
     // A page applied the update: every page on the old version follows
@@ -622,20 +818,35 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     return;  // never touched: the network answers, as if there were no worker
   }
+  if (PINNED && request.mode === 'navigate') {
+    event.waitUntil(pinPage(event.resultingClientId).catch(() => undefined));
+  } else if (PINNED && event.clientId && (pins === null || versionOf(event.clientId) !== VERSION)
+             && new URL(request.url).origin === self.location.origin) {
+    event.respondWith(pinnedAnswer(event));
+    return;
+  }
+  const answer = route(event);
+  if (answer) {
+    event.respondWith(answer);
+  }
+});
+
+// The answer to a request under this version, or null to leave it to the
+// network as if there were no worker.
+function route(event) {
+  const request = event.request;
   const url = new URL(request.url);
   const key = precacheKey(request.url);
   if (key) {
     if (event.preloadResponse) {
       event.waitUntil(event.preloadResponse.catch(() => undefined));  // (unused, settled)
     }
-    event.respondWith(fromPrecache(key, request));
-    return;
+    return fromPrecache(key, request);
   }
   // A rule is also the permission to use the network, whatever NETWORK says.
   const rule = ruleFor(request, url);
   if (rule) {
-    event.respondWith(fromRuntime(event, rule, request, url));
-    return;
+    return fromRuntime(event, rule, request, url);
   }
   const fallback = fallbackFor(url);
   if (fallback) {
@@ -643,10 +854,13 @@ self.addEventListener('fetch', (event) => {
     // load gets the fallback page when that fails. A script, a stylesheet or
     // an API call fails as a network error, never with the page's HTML.
     if (request.mode === 'navigate' && request.method === 'GET') {
-      event.respondWith(withFallback(request, fallbackPageFor(url)));
+      return withFallback(request, fallbackPageFor(url));
     }
-  } else if (!networkAllows(url)) {
-    // As in AppCache: what is neither cached nor allowed fails.
-    event.respondWith(Response.error());
+    return null;
   }
-});
+  if (!networkAllows(url)) {
+    // As in AppCache: what is neither cached nor allowed fails.
+    return Promise.resolve(Response.error());
+  }
+  return null;
+}

@@ -55,6 +55,21 @@ for (const [name, urls] of Object.entries(scenario.caches || {'': scenario.cache
   storage.set(name === '' ? CACHE_NAME : name, cache);
 }
 
+// scenario.pins and scenario.versions: what earlier versions recorded (pages
+// they loaded, their entries), as the pinned-versions cache holds it.
+if (scenario.pins || scenario.versions) {
+  const cache = new FakeCache();
+  const put = (url, value) => cache.entries.set(url, {
+    status: 200, headers: [['content-type', 'application/json']],
+    body: new TextEncoder().encode(JSON.stringify(value)),
+  });
+  put(ORIGIN + '/__appcache/pins', scenario.pins || {});
+  for (const [version, record] of Object.entries(scenario.versions || {})) {
+    put(ORIGIN + '/__appcache/version/' + encodeURIComponent(version), record);
+  }
+  storage.set(CACHE_NAME + ':pins', cache);
+}
+
 const fetched = [];
 const told = [];  // messages the worker posted to pages
 const navigated = [];  // pages the worker reloaded
@@ -88,18 +103,19 @@ const self = {
   },
   clients: {
     claim: async () => { self.claimed = true; },
-    matchAll: async () => [{
+    matchAll: async () => (scenario.clients || ['page-1']).map((id) => ({
+      id,
       url: ORIGIN + '/',
       postMessage: (message) => told.push(message),
       navigate: async (url) => { navigated.push(url); },
-    }],
+    })),
   },
   skipWaiting: async () => { self.skipped = true; },
   addEventListener: (type, fn) => { listeners[type] = fn; },
 };
 const context = {
   self, URL, Map, Set, Promise, Error, TypeError, Math, Number, String, JSON, Array, Object,
-  console, encodeURIComponent, decodeURIComponent, TextEncoder, Uint8Array, URLSearchParams,
+  console, encodeURIComponent, decodeURIComponent, TextEncoder, TextDecoder, Uint8Array, URLSearchParams,
   Request: WorkerRequest, Response, Headers, crypto, caches, fetch: fakeFetch, setTimeout, clearTimeout,
 };
 vm.createContext(context);
@@ -133,7 +149,9 @@ async function run() {
   for (const message of scenario.messages || []) {
     let waited = Promise.resolve();
     const reply = {postMessage: (data) => { out.replies = (out.replies || []).concat([data]); }};
-    listeners.message({data: message, ports: [reply], waitUntil: (p) => { waited = p; }});
+    listeners.message({
+      data: message, ports: [reply], source: {id: 'page-1'}, waitUntil: (p) => { waited = p; },
+    });
     await waited;
   }
   out.requests = [];
@@ -144,13 +162,24 @@ async function run() {
     });
     Object.defineProperty(request, 'mode', {value: spec.mode || 'navigate'});
     let responded = null;
-    listeners.fetch({request, respondWith: (p) => { responded = p; }});
-    if (responded === null) { out.requests.push('untouched'); continue; }
-    try {
-      out.requests.push(await describe(await responded));
-    } catch (error) {
-      out.requests.push('throws');
+    const extended = [];
+    listeners.fetch({
+      request,
+      clientId: spec.clientId || '',
+      resultingClientId: spec.resultingClientId || 'page-1',
+      respondWith: (p) => { responded = p; },
+      waitUntil: (p) => { extended.push(p); },
+    });
+    if (responded === null) {
+      out.requests.push('untouched');
+    } else {
+      try {
+        out.requests.push(await describe(await responded));
+      } catch (error) {
+        out.requests.push('throws');
+      }
     }
+    await Promise.allSettled(extended);
   }
   out.skipped = Boolean(self.skipped);
   out.fetched = fetched;
@@ -159,6 +188,14 @@ async function run() {
   out.unregistered = Boolean(self.unregistered);
   out.caches = {};
   for (const [name, cache] of storage) {
+    // (The pinned versions' records are reported on their own.)
+    if (name === CACHE_NAME + ':pins') {
+      out.pins = {};
+      for (const [url, stored] of cache.entries) {
+        out.pins[url] = JSON.parse(new TextDecoder().decode(stored.body));
+      }
+      continue;
+    }
     out.caches[name === CACHE_NAME ? '' : name] = [...cache.entries.keys()].sort();
   }
   out.cache = out.caches[''] || [];

@@ -112,7 +112,7 @@ async def test_script_carries_fallback_network_and_version(site, tmp_path: Path)
     assert f'const VERSION = "{version}";' in text
     assert 'const FALLBACK = [["/docs/", "/docs-offline"], ["/", "/offline"]];' in text
     assert 'const NETWORK = ["*"];' in text
-    assert "const SKIP_WAITING = false;" in text
+    assert 'const UPDATE = "pinned";' in text
 
 
 async def test_script_changes_exactly_when_the_version_changes(site) -> None:  # type: ignore[no-untyped-def]
@@ -140,7 +140,7 @@ async def test_install_precaches_everything_with_cache_reload(site, tmp_path: Pa
     # Installed entries are stored under keys of their revision, which the
     # version in charge never looks up.
     assert result["caches"] == {"": sorted(keys.values())}
-    assert result["skipped"] is False
+    assert result["skipped"] is True  # pinned versions take over once installed
     activated = run_sw(
         await script(app, tmp_path), tmp_path, install=True, activate=True, bodies=bodies
     )
@@ -334,8 +334,10 @@ async def test_ignored_params_setting(make_app: AppFactory, tmp_path: Path) -> N
             make_app(APPCACHE_SW_IGNORED_PARAMS=bad)
 
 
-async def test_applying_an_update_tells_every_page_then_takes_over(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    app, appcache, _ = site
+async def test_applying_an_update_tells_every_page_then_takes_over(  # type: ignore[no-untyped-def]
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    app, appcache = make_app(APPCACHE_SW_UPDATE="waiting")
     result = run_sw(await script(app, tmp_path), tmp_path, messages=["quart-appcache:skip-waiting"])
     version, _ = await appcache.hash()
     assert result["told"] == [{"type": "quart-appcache:applying", "version": version}]
@@ -347,6 +349,16 @@ async def test_applying_an_update_tells_every_page_then_takes_over(site, tmp_pat
     assert workbox["skipped"] is True
     other = run_sw(await script(app, tmp_path), tmp_path, messages=[{"type": "OTHER"}, "x"])
     assert other["skipped"] is False
+
+
+async def test_pinned_versions_take_over_without_reloading_any_page(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, _ = site
+    result = run_sw(await script(app, tmp_path), tmp_path, messages=["quart-appcache:skip-waiting"])
+    assert result["told"] == []  # no page is told to reload
+    assert result["skipped"] is True
+    version, _ = await appcache.hash()
+    asked = run_sw(await script(app, tmp_path), tmp_path, messages=["quart-appcache:versions"])
+    assert asked["replies"] == [{"page": version, "newest": version, "update": "pinned"}]
 
 
 async def test_activate_prunes_what_the_version_no_longer_lists(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -482,13 +494,42 @@ async def test_bad_network_origins_are_refused(make_app: AppFactory, entry: str)
         make_app(APPCACHE_NETWORK=[entry])
 
 
-async def test_skip_waiting_setting(make_app: AppFactory, tmp_path: Path) -> None:
-    app, appcache = make_app(APPCACHE_SW_SKIP_WAITING=True)
+@pytest.mark.parametrize(
+    ("update", "skipped"), [("pinned", True), ("immediate", True), ("waiting", False)]
+)
+async def test_a_new_version_waits_only_when_told_to(  # type: ignore[no-untyped-def]
+    make_app: AppFactory, tmp_path: Path, update, skipped
+) -> None:
+    app, appcache = make_app(APPCACHE_SW_UPDATE=update)
     appcache.add_urls("/")
     bodies = await served(app, list(await precache_keys(app)))
     result = run_sw(await script(app, tmp_path), tmp_path, install=True, bodies=bodies)
     assert result["install"] == "ok"
-    assert result["skipped"] is True
+    assert result["skipped"] is skipped
+
+
+@pytest.mark.parametrize(("value", "meant"), [(True, "immediate"), (False, "waiting")])
+def test_the_skip_waiting_setting_is_deprecated_for_sw_update(
+    make_app: AppFactory, value: bool, meant: str
+) -> None:
+    with pytest.warns(
+        DeprecationWarning,
+        match=rf"APPCACHE_SW_SKIP_WAITING is deprecated: set APPCACHE_SW_UPDATE = '{meant}'",
+    ):
+        app, appcache = make_app(APPCACHE_SW_SKIP_WAITING=value)
+    assert appcache.site(app).settings.sw_update == meant
+
+
+def test_a_skip_waiting_setting_that_disagrees_is_refused(make_app: AppFactory) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"APPCACHE_SW_SKIP_WAITING = True and APPCACHE_SW_UPDATE = 'pinned' disagree",
+    ):
+        make_app(APPCACHE_SW_SKIP_WAITING=True, APPCACHE_SW_UPDATE="pinned")
+    with pytest.raises(
+        ConfigError, match=r"APPCACHE_SW_UPDATE is 'later'; give 'pinned', 'waiting' or 'immediate'"
+    ):
+        make_app(APPCACHE_SW_UPDATE="later")
 
 
 async def test_disabled_urls_are_not_routed(make_app: AppFactory) -> None:
@@ -705,3 +746,78 @@ def test_a_bad_hashed_names_setting_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         make_app(APPCACHE_HASHED_NAMES=value)
+
+
+async def test_a_page_keeps_the_version_it_loaded_until_no_page_runs_it(
+    site, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    app, appcache, keys = site
+    version, _ = await appcache.hash()
+    old_key = ORIGIN + "/static/app.js?__appcache_revision=0123456789abcdef0123456789abcdef"
+    old = {"entries": [[ORIGIN + "/static/app.js", old_key]], "activated": True}
+    cached = [*keys.values(), old_key]
+    requests = [
+        {"url": "/static/app.js", "mode": "no-cors", "clientId": "page-old"},
+        {"url": "/static/app.js", "mode": "no-cors", "clientId": "page-new"},
+        {"url": "/", "mode": "navigate", "resultingClientId": "page-reloaded"},
+    ]
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        cached=cached,
+        pins={"page-old": ["v1", 0], "page-gone": ["v1", 0]},
+        versions={"v1": old},
+        # (The page load's client is not listed yet: its page does not run yet.)
+        clients=["page-old", "page-new"],
+        requests=requests,
+    )
+    # The old page gets the bytes of the version it was loaded with; a page
+    # of this version, and any page load, get this version's.
+    assert result["requests"][:2] == [f"cached:{old_key}", f"cached:{keys['/static/app.js']}"]
+    pins = result["pins"][ORIGIN + "/__appcache/pins"]
+    # page-gone is closed; the page load just made is pinned to this version.
+    assert {page: pinned[0] for page, pinned in pins.items()} == {
+        "page-old": "v1",
+        "page-reloaded": version,
+    }
+    assert old_key in result["cache"]  # a page still runs v1
+    # It asks which version it runs.
+    asked = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        pins={"page-1": ["v1", 0]},
+        versions={"v1": old},
+        messages=["quart-appcache:versions"],
+    )
+    assert asked["replies"] == [{"page": "v1", "newest": version, "update": "pinned"}]
+
+    # Once no open page runs v1, activation (or a page load) drops its entries and record.
+    for scenario in ({"activate": True}, {"requests": [{"url": "/", "mode": "navigate"}]}):
+        dropped = run_sw(
+            await script(app, tmp_path),
+            tmp_path,
+            cached=cached,
+            pins={"page-old": ["v1", 0]},
+            versions={"v1": old},
+            clients=["page-1"],
+            **scenario,
+        )
+        assert sorted(dropped["cache"]) == sorted(keys.values()), scenario
+        assert ORIGIN + "/__appcache/version/v1" not in dropped["pins"], scenario
+
+
+async def test_an_install_in_progress_is_never_cleaned_away(site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app, _, keys = site
+    newer_key = ORIGIN + "/static/app.js?__appcache_revision=fedcba9876543210fedcba9876543210"
+    newer = {"entries": [[ORIGIN + "/static/app.js", newer_key]], "activated": False}
+    result = run_sw(
+        await script(app, tmp_path),
+        tmp_path,
+        cached=[*keys.values(), newer_key],
+        pins={"page-old": ["v1", 0]},
+        versions={"v3": newer, "v1": {"entries": [], "activated": True}},
+        requests=[{"url": "/", "mode": "navigate"}],
+    )
+    assert newer_key in result["cache"]
+    assert ORIGIN + "/__appcache/version/v3" in result["pins"]
+    assert ORIGIN + "/__appcache/version/v1" not in result["pins"]

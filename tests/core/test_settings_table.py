@@ -13,7 +13,8 @@ from quart_appcache.starlette import Appcache as StarletteAppcache
 from ..conftest import AppFactory
 
 REPO = Path(__file__).resolve().parents[2]
-STARLETTE_ONLY = {"app", "templates", "debug", "base_dir", "hash_helper"}
+# (hash_helper and sw_skip_waiting: deprecated keywords, outside the table.)
+STARLETTE_ONLY = {"app", "templates", "debug", "base_dir", "hash_helper", "sw_skip_waiting"}
 
 
 def normalized(value: object) -> object:

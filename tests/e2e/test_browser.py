@@ -78,7 +78,7 @@ async def test_offline_reload_fallback_and_untouched_posts(
         cached = await page.evaluate(
             """async () => {
                 const names = await caches.keys();
-                const cache = await caches.open(names[0]);
+                const cache = await caches.open(names.find((name) => name.endsWith('/')));
                 return (await cache.keys()).map((r) => new URL(r.url).pathname);
             }"""
         )
@@ -107,10 +107,11 @@ async def test_offline_reload_fallback_and_untouched_posts(
 async def test_changed_file_is_the_only_download_and_reaches_a_new_page(
     browser: Browser, tmp_path: Path
 ) -> None:
+    waiting = {"APPCACHE_SW_UPDATE": "waiting"}
     root = copy_example(tmp_path / "example")
     port = free_port()
     context = await browser.new_context()
-    with serve(root, port=port) as server:
+    with serve(root, port=port, env=waiting) as server:
         page = await open_controlled(context, server.url + "/")
         old_version = await worker_version(page)
         first = server.wait_for_request("GET /offline")  # fetched only by the install
@@ -120,7 +121,7 @@ async def test_changed_file_is_the_only_download_and_reaches_a_new_page(
     # Deploy a change to one file: a new server on the same origin.
     script = root / "static" / "js" / "app.js"
     script.write_text(script.read_text().replace("script version 1", "script version 2"))
-    with serve(root, port=port) as server:
+    with serve(root, port=port, env=waiting) as server:
         await page.goto(server.url + "/")
         await wait_waiting_worker(page)
         downloads = [
@@ -150,7 +151,7 @@ async def test_changed_file_is_the_only_download_and_reaches_a_new_page(
 async def test_skip_waiting_takes_over_at_once(browser: Browser, tmp_path: Path) -> None:
     root = copy_example(tmp_path / "example")
     port = free_port()
-    env = {"APPCACHE_SW_SKIP_WAITING": "1"}
+    env = {"APPCACHE_SW_UPDATE": "immediate"}
     context = await browser.new_context()
     with serve(root, port=port, env=env) as server:
         page = await open_controlled(context, server.url + "/")

@@ -38,6 +38,8 @@ PAGE = '''<!doctype html><html><head>
 def make(name):
     app = Quart(name, root_path=str(Path(__file__).parent))
     app.config["APPCACHE_SW_UNREGISTER"] = name == "a" and bool(os.environ.get("KILL"))
+    # (These tests drive a waiting version by hand.)
+    app.config["APPCACHE_SW_UPDATE"] = "waiting"
     if name == "a" and os.environ.get("FAIL_PUTS"):
         app.config["APPCACHE_SW_TEMPLATE"] = "failing-sw.js"
     appcache = Appcache(app)

@@ -248,7 +248,7 @@ async def test_runtime_caches_outlive_versions_and_go_with_their_rule(
     app.write_text(
         "from app import create_app\n"
         "app = create_app(APPCACHE_RUNTIME=[{'match': 'navigate', 'strategy': 'network-first', "
-        "'name': 'pages'}], APPCACHE_SW_SKIP_WAITING=True)\n"
+        "'name': 'pages'}], APPCACHE_SW_UPDATE='immediate')\n"
     )
     from .servers import free_port
 
@@ -268,7 +268,7 @@ async def test_runtime_caches_outlive_versions_and_go_with_their_rule(
         await page.wait_for_selector("#script-status:text('script version 2')")
         assert await runtime_cache(page, "pages") == ["/live"]
     # The rule removed: its cache goes when the next version activates.
-    app.write_text("from app import create_app\napp = create_app(APPCACHE_SW_SKIP_WAITING=True)\n")
+    app.write_text("from app import create_app\napp = create_app(APPCACHE_SW_UPDATE='immediate')\n")
     with serve(root, module="rules_app:app", port=port) as running:
         await page.goto(running.url + "/")
         await take_over(page)

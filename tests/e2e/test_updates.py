@@ -44,11 +44,13 @@ async def new_page(context, url: str) -> Page:  # type: ignore[no-untyped-def]
 async def test_offline_ready_then_a_one_click_update_with_one_reload_per_tab(
     browser: Browser, tmp_path: Path
 ) -> None:
+    # APPCACHE_SW_UPDATE = "waiting": the new version waits for applyUpdate().
+    waiting = {"APPCACHE_SW_UPDATE": "waiting"}
     root = copy_example(tmp_path / "example")
     port = free_port()
     context = await browser.new_context()
     await context.add_init_script(RECORD_EVENTS)
-    with serve(root, port=port) as server:
+    with serve(root, port=port, env=waiting) as server:
         first = sw_version(server.url)
         page = await new_page(context, server.url + "/")
         assert await wait_event(page, "offline-ready") == {"version": first}
@@ -62,7 +64,7 @@ async def test_offline_ready_then_a_one_click_update_with_one_reload_per_tab(
 
     script = root / "static" / "js" / "app.js"
     script.write_text(script.read_text().replace("script version 1", "script version 2"))
-    with serve(root, port=port) as server:
+    with serve(root, port=port, env=waiting) as server:
         second = sw_version(server.url)
         assert second != first
         assert await page.evaluate("window.appcache.update()") is True

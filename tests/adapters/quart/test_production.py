@@ -86,7 +86,7 @@ async def test_a_same_size_edit_after_the_build_is_refused(
     [
         ({"APPCACHE_NETWORK": ["/api/"]}, "APPCACHE_NETWORK"),
         ({"APPCACHE_FALLBACK": {"/": "/offline"}}, "APPCACHE_FALLBACK"),
-        ({"APPCACHE_SW_SKIP_WAITING": True}, "APPCACHE_SW_SKIP_WAITING"),
+        ({"APPCACHE_SW_UPDATE": "waiting"}, "APPCACHE_SW_UPDATE"),
         ({"template": "sw.js"}, "APPCACHE_SW_TEMPLATE"),
     ],
 )
