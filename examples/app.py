@@ -43,6 +43,8 @@ def create_app(**config: Any) -> Quart:
         APPCACHE_SW_UNREGISTER=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
         # Pages visited online (like /live) come back offline from a runtime cache.
         APPCACHE_RUNTIME=[VISITED_PAGES],
+        # The ready-made prompt: "ready to work offline", and "a new version".
+        APPCACHE_SW_PROMPT=True,
         # Installable: a web app manifest and icons generated from one image.
         APPCACHE_WEB_MANIFEST=WEB_MANIFEST,
         APPCACHE_ICON="icon.png",

@@ -77,6 +77,7 @@ def create_app() -> FastAPI:
         templates=templates,
         fallback={"/": "/offline"},
         sw_update=os.environ.get("APPCACHE_SW_UPDATE", "pinned"),
+        sw_prompt=True,
         sw_unregister=os.environ.get("APPCACHE_SW_UNREGISTER") == "1",
         build_dir=os.environ.get("APPCACHE_BUILD_DIR") or None,
         runtime=[

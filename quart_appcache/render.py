@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 
 from .artifacts import BY_NAME, RENDERED, ArtifactName
 from .bundle import Revision, Snapshot, tracked_only
+from .colors import parse_css_color
 from .errors import TemplateError
 from .route_map import NonPages
 from .runtime import rules_json
@@ -291,8 +292,27 @@ def sw_registration(settings: Settings, prefix: str = "") -> Markup:
         attributes["data-update-interval"] = f"{settings.sw_update_interval:g}"
     if settings.sw_unregister:
         attributes["data-unregister"] = "true"
+    elif settings.sw_prompt is not None:
+        attributes["data-prompt"] = json.dumps(
+            {**settings.sw_prompt, **_prompt_colors(settings)}, separators=(",", ":")
+        )
     shown = " ".join(f'{name}="{escape(value)}"' for name, value in attributes.items())
     return Markup(f"<script {shown} defer></script>")
+
+
+def _prompt_colors(settings: Settings) -> dict[str, str]:
+    """The prompt's accent: the web app manifest's ``theme_color``, with black or
+    white text, whichever reads better on it (WCAG contrast)."""
+    theme = (settings.web_manifest or {}).get("theme_color")
+    rgba = parse_css_color(theme) if isinstance(theme, str) else None
+    if rgba is None:
+        return {}
+    channels = [value / 255 for value in rgba[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    # Contrast with white: 1.05 / (L + 0.05); with black: (L + 0.05) / 0.05.
+    text = "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#ffffff"
+    return {"accent": "#{:02x}{:02x}{:02x}".format(*rgba[:3]), "accent_text": text}
 
 
 def template_globals(

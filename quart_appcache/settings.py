@@ -303,6 +303,37 @@ def _skip_waiting(config: MutableMapping[str, Any], name: Callable[[str], str]) 
     config[update] = meant
 
 
+# The prompt's texts, by name (APPCACHE_SW_PROMPT), in English unless given.
+PROMPT_TEXTS = {
+    "update": "A new version is available.",
+    "reload": "Reload",
+    "dismiss": "Later",
+    "offline_ready": "Ready to work offline.",
+}
+
+
+def _prompt(value: object, label: str) -> dict[str, str] | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return dict(PROMPT_TEXTS)
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{label} is {value!r}; give True, False, or a mapping of the prompt's texts "
+            f"like {{'update': 'Neue Version verfügbar.', 'reload': 'Neu laden'}}."
+        )
+    unknown = [key for key in value if key not in PROMPT_TEXTS]
+    if unknown:
+        raise ConfigError(
+            f"{label} has the unknown text {unknown[0]!r}; the texts are "
+            f"{', '.join(map(repr, PROMPT_TEXTS))}."
+        )
+    for key, text in value.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"{label}[{key!r}] is {text!r}; give the text as a non-empty string.")
+    return {**PROMPT_TEXTS, **{key: str(text) for key, text in value.items()}}
+
+
 def _network(value: object, label: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ConfigError(
@@ -403,6 +434,13 @@ FIELDS: tuple[Field, ...] = (
     ),
     _artifact_url("client", "the page client that registers the worker; None turns it off"),
     Field(
+        "APPCACHE_SW_PROMPT",
+        False,
+        _prompt,
+        "a ready-made update prompt: True, or a mapping of its texts (update, reload, "
+        "dismiss, offline_ready)",
+    ),
+    Field(
         "APPCACHE_SW_UPDATE_INTERVAL",
         3600,
         _interval,
@@ -494,6 +532,7 @@ class Settings:
     sw_template: str
     sw_update: str
     sw_client_url: str | None
+    sw_prompt: dict[str, str] | None
     sw_update_interval: float | None
     sw_verify: str
     sw_unregister: bool

@@ -52,7 +52,7 @@ class Appcache(AppcacheBase[Starlette]):
             ``appcache_manifest_url()`` and ``appcache_sw_script()`` globals,
             and whose templates win over the packaged manifest and worker.
         url, template, url_base, fallback, fallback_exclude, network, finalize, fetch_timeout,
-        precache_url, sw_url, sw_template, sw_update, sw_client_url,
+        precache_url, sw_url, sw_template, sw_update, sw_client_url, sw_prompt,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
         hashed_names, runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
         max_entry_bytes, build_check: the
@@ -89,6 +89,7 @@ class Appcache(AppcacheBase[Starlette]):
         sw_update: str = DEFAULTS["APPCACHE_SW_UPDATE"],
         sw_skip_waiting: bool | None = None,
         sw_client_url: str | None = DEFAULTS["APPCACHE_SW_CLIENT_URL"],
+        sw_prompt: bool | Mapping[str, str] = False,
         sw_update_interval: float | None = DEFAULTS["APPCACHE_SW_UPDATE_INTERVAL"],
         sw_verify: str = DEFAULTS["APPCACHE_SW_VERIFY"],
         sw_unregister: bool = False,

@@ -83,6 +83,141 @@
     return versions(container.controller).then(function (state) { return state && state.page; });
   };
 
+  // -- the ready-made prompt (APPCACHE_SW_PROMPT) ------------------------------
+  // <appcache-prompt>: where the app puts one, else floating at the bottom. A
+  // shadow root keeps the app's CSS out; a constructed stylesheet keeps it
+  // within `default-src 'self'`; the texts come from data-prompt.
+  var PROMPT_CSS = [
+    ':host { all: initial; display: block; font: 15px/1.4 system-ui, sans-serif; }',
+    ':host([floating]) { position: fixed; left: 0; right: 0; bottom: 16px; z-index: 2147483647;',
+    '  display: flex; justify-content: center; pointer-events: none; }',
+    '.box { display: none; align-items: center; gap: 12px; flex-wrap: wrap; padding: 10px 14px;',
+    '  border-radius: 8px; max-width: 36em; pointer-events: auto;',
+    '  background: var(--appcache-prompt-background, #1f2933);',
+    '  color: var(--appcache-prompt-color, #ffffff); box-shadow: 0 2px 12px rgba(0, 0, 0, .3); }',
+    ':host([open]) .box { display: flex; }',
+    '.actions { display: flex; gap: 8px; }',
+    '.actions[hidden] { display: none; }',
+    'button { font: inherit; cursor: pointer; border-radius: 6px; padding: 4px 12px;',
+    '  border: 1px solid currentColor; background: transparent; color: inherit; }',
+    'button.reload { border-color: transparent;',
+    '  background: var(--appcache-prompt-accent, var(--accent, #e4f0ff));',
+    '  color: var(--appcache-prompt-accent-color, var(--accent-text, #0b1a2b)); }',
+    'button:focus-visible { outline: 3px solid var(--appcache-prompt-focus, #ffbf47);',
+    '  outline-offset: 2px; }',
+    '@media (prefers-reduced-motion: no-preference) {',
+    '  :host([open]) .box { animation: appcache-prompt-in .2s ease-out; }',
+    '}',
+    '@keyframes appcache-prompt-in { from { opacity: 0; transform: translateY(8px); } }',
+  ].join('\n');
+  var OFFLINE_READY_MS = 6000;
+  var DISMISSED_KEY = PREFIX + 'prompt-dismissed';
+
+  function remembered(key) {
+    try { return localStorage.getItem(key); } catch (error) { return null; }
+  }
+  function remember(key, value) {
+    try { localStorage.setItem(key, value); } catch (error) { /* private mode */ }
+  }
+
+  function definePrompt(texts) {
+    if (!window.customElements || customElements.get('appcache-prompt')) { return; }
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(PROMPT_CSS);
+
+    class AppcachePrompt extends HTMLElement {
+      connectedCallback() {
+        if (this.shadowRoot) { return; }
+        var root = this.attachShadow({mode: 'open'});
+        root.adoptedStyleSheets = [sheet];
+        if (texts.accent) {
+          this.style.setProperty('--accent', texts.accent);
+          this.style.setProperty('--accent-text', texts.accent_text);
+        }
+        // The live region stays in place, so screen readers announce what
+        // appears in it; only the box inside comes and goes.
+        var region = document.createElement('div');
+        region.setAttribute('role', 'status');
+        region.setAttribute('aria-live', 'polite');
+        var box = document.createElement('div');
+        box.className = 'box';
+        box.setAttribute('part', 'box');
+        var text = document.createElement('span');
+        text.className = 'text';
+        var actions = document.createElement('span');
+        actions.className = 'actions';
+        var reload = document.createElement('button');
+        reload.type = 'button';
+        reload.className = 'reload';
+        reload.textContent = texts.reload;
+        var dismiss = document.createElement('button');
+        dismiss.type = 'button';
+        dismiss.className = 'dismiss';
+        dismiss.textContent = texts.dismiss;
+        actions.append(reload, dismiss);
+        box.append(text, actions);
+        region.append(box);
+        root.append(region);
+
+        var element = this;
+        var showing = null;  // the version the update prompt is for
+        var timer = null;
+        function close() {
+          element.removeAttribute('open');
+          text.textContent = '';
+          showing = null;
+        }
+        function open(message, withActions) {
+          clearTimeout(timer);
+          text.textContent = message;
+          actions.hidden = !withActions;
+          element.setAttribute('open', '');
+        }
+        function updateReady(detail) {
+          var version = detail && detail.version;
+          if (!version || remembered(DISMISSED_KEY) === version) { return; }
+          showing = version;
+          reload.disabled = false;
+          open(texts.update, true);
+        }
+        reload.addEventListener('click', function () {
+          reload.disabled = true;  // one reload, however often it is pressed
+          api.applyUpdate();
+        });
+        dismiss.addEventListener('click', function () {
+          if (showing) { remember(DISMISSED_KEY, showing); }
+          close();
+        });
+        box.addEventListener('keydown', function (event) {
+          if (event.key === 'Escape' && showing) { dismiss.click(); }
+        });
+        window.addEventListener('appcache:update-ready', function (event) {
+          updateReady(event.detail);
+        });
+        window.addEventListener('appcache:offline-ready', function () {
+          if (showing) { return; }
+          open(texts.offline_ready, false);
+          timer = setTimeout(function () { if (!showing) { close(); } }, OFFLINE_READY_MS);
+        });
+        // An update announced before the element was connected.
+        if (api.state.status === 'update-ready') { updateReady(api.state.detail); }
+      }
+    }
+    customElements.define('appcache-prompt', AppcachePrompt);
+  }
+
+  if (config.prompt) {
+    definePrompt(JSON.parse(config.prompt));
+    // (A deferred script runs once the document is parsed: the app's own
+    // element, if it placed one, is there by now.)
+    if (!document.querySelector('appcache-prompt')) {
+      var floating = document.createElement('appcache-prompt');
+      floating.setAttribute('floating', '');
+      document.body.append(floating);
+    }
+  }
+
+
   var hadController = Boolean(container.controller);
   var told = new WeakSet();  // workers already announced (waiting or failed)
   var applying = false;

@@ -98,6 +98,37 @@ for (const name of ['offline-ready', 'update-ready', 'update-failed']) {
 """
 
 
+async def prompt(page: Page) -> dict[str, object] | None:
+    """What the ready-made prompt shows now: open, its text, its buttons, floating."""
+    shown: dict[str, object] | None = await page.evaluate(
+        """() => {
+            const element = document.querySelector('appcache-prompt');
+            if (!element || !element.shadowRoot) { return null; }
+            const root = element.shadowRoot;
+            return {
+                open: element.hasAttribute('open'),
+                text: root.querySelector('.text').textContent,
+                actions: !root.querySelector('.actions').hidden,
+                floating: element.hasAttribute('floating'),
+            };
+        }"""
+    )
+    return shown
+
+
+async def wait_prompt(page: Page, text: str) -> None:
+    """Wait until the prompt is open with ``text``."""
+    await page.wait_for_function(
+        """(text) => {
+            const element = document.querySelector('appcache-prompt');
+            return element && element.hasAttribute('open')
+                && element.shadowRoot.querySelector('.text').textContent === text;
+        }""",
+        arg=text,
+        timeout=TIMEOUT_MS,
+    )
+
+
 async def events(page: Page) -> list[dict[str, object]]:
     """The page client's events this page saw so far, in order."""
     seen: list[dict[str, object]] = await page.evaluate("window.__appcacheEvents")

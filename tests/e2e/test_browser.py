@@ -51,7 +51,7 @@ async def assert_full_page(page) -> None:  # type: ignore[no-untyped-def]
     assert await page.text_content("#title") == "Works offline"
     # The stylesheet, the script and the image all came through.
     color = await page.evaluate("getComputedStyle(document.querySelector('h1')).color")
-    assert color == "rgb(34, 170, 102)"
+    assert color == "rgb(27, 127, 76)"
     await page.wait_for_selector("#script-status:text('script version')")
     assert await page.evaluate("document.getElementById('logo').naturalWidth") == 64
 
@@ -157,7 +157,7 @@ async def test_skip_waiting_takes_over_at_once(browser: Browser, tmp_path: Path)
         page = await open_controlled(context, server.url + "/")
         old_version = await worker_version(page)
     css = root / "static" / "css" / "app.css"
-    css.write_text(css.read_text().replace("#2a6", "#a26"))
+    css.write_text(css.read_text().replace("#1b7f4c", "#a26"))
     with serve(root, port=port, env=env) as server:
         new_version = httpx.get(server.url + "/sw.js").text.split('"')[1]
         assert new_version != old_version

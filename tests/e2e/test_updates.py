@@ -15,6 +15,7 @@ from .browser import (
     events,
     open_controlled,
     wait_event,
+    wait_prompt,
     wait_unregistered,
     worker_version,
 )
@@ -54,7 +55,7 @@ async def test_offline_ready_then_a_one_click_update_with_one_reload_per_tab(
         first = sw_version(server.url)
         page = await new_page(context, server.url + "/")
         assert await wait_event(page, "offline-ready") == {"version": first}
-        assert await page.text_content("#offline-status") == "Ready to work offline."
+        await wait_prompt(page, "Ready to work offline.")  # the example's prompt
         assert await page.evaluate("window.appcache.version()") == first
         # A later visit: already offline-ready, no event again.
         await page.reload()
@@ -69,14 +70,15 @@ async def test_offline_ready_then_a_one_click_update_with_one_reload_per_tab(
         assert second != first
         assert await page.evaluate("window.appcache.update()") is True
         assert await wait_event(page, "update-ready") == {"version": second}
-        assert await page.is_visible("#update-bar")
+        await wait_prompt(page, "A new version is available.")
+        assert await page.is_visible("appcache-prompt .reload")
         # A second tab on the old version learns of the waiting version too.
         other = await new_page(context, server.url + "/offline")
         assert await wait_event(other, "update-ready") == {"version": second}
         navigations = count_navigations(page)
         other_navigations = count_navigations(other)
 
-        await page.click("#apply-update")  # window.appcache.applyUpdate()
+        await page.click("appcache-prompt .reload")  # window.appcache.applyUpdate()
         await page.wait_for_selector("#script-status:text('script version 2')")
         await other.wait_for_function(
             f"window.appcache.version().then((v) => window.__v = v) && window.__v === {second!r}"
@@ -106,7 +108,7 @@ async def test_other_bytes_than_hashed_fail_the_update_and_the_old_version_stays
         old_version = await worker_version(page)
         before = await cache_contents(page)
     css = root / "static" / "css" / "app.css"
-    css.write_text(css.read_text().replace("#2a6", "#a26"))
+    css.write_text(css.read_text().replace("#1b7f4c", "#a26"))
     with serve(root, port=port) as server:
         new_version = sw_version(server.url)
         # After the server hashed it, the stylesheet changes on disk: the
@@ -129,7 +131,7 @@ async def test_other_bytes_than_hashed_fail_the_update_and_the_old_version_stays
     await context.set_offline(True)
     await page.reload()
     color = await page.evaluate("getComputedStyle(document.querySelector('h1')).color")
-    assert color == "rgb(34, 170, 102)"  # the old version's bytes, still served offline
+    assert color == "rgb(27, 127, 76)"  # the old version's bytes, still served offline
     await context.close()
 
 

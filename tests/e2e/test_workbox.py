@@ -10,9 +10,9 @@ import pytest
 from playwright.async_api import Browser
 
 from .browser import open_controlled, wait_waiting_worker
+from .npm_packages import workbox_files
 from .servers import REPO, copy_example, free_port, serve
 from .test_browser import PRECACHED, cache_contents
-from .workbox import workbox_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
 
@@ -62,7 +62,7 @@ async def test_the_workbox_recipe_works_offline_and_downloads_only_what_changed(
         await context.set_offline(False)
 
     css = root / "static" / "css" / "app.css"
-    css.write_text(css.read_text().replace("#2a6", "#a26"))
+    css.write_text(css.read_text().replace("#1b7f4c", "#a26"))
     with serve(root, module="workbox_app:app", port=port) as server:
         await page.goto(server.url + "/")
         await wait_waiting_worker(page)
