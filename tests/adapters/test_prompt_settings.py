@@ -37,3 +37,19 @@ def test_the_prompt_settings_are_checked(tmp_path: Path) -> None:
     tag = str(sw_registration(settings))
     attribute = tag.split('data-prompt="', 1)[1].split('"', 1)[0].replace("&#34;", '"')
     assert json.loads(attribute)["reload"] == "Neu laden"
+
+
+def test_the_documented_texts_are_taken(tmp_path: Path) -> None:
+    from quart import Quart
+
+    from quart_appcache import Appcache
+
+    page = (Path(__file__).parents[2] / "docs" / "service-worker.md").read_text()
+    snippet = page.split("## A ready-made prompt", 1)[1].split("```python\n", 1)[1]
+    snippet = snippet.split("```", 1)[0]
+    app = Quart("documented", root_path=str(tmp_path))
+    exec(snippet, {"app": app})
+    Appcache(app)
+    texts = app.extensions["appcache"].site(app).settings.sw_prompt
+    assert texts["reload"] == "Neu laden"
+    assert texts["offline_ready"] == "Offline bereit."

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser
 
-from .browser import open_controlled
+from .browser import open_controlled, wait_prompt
 from .servers import REPO, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.asyncio(loop_scope="session")]
@@ -45,6 +45,9 @@ async def test_the_readme_shows_every_file_a_quick_start_needs() -> None:
     assert set(FASTAPI) == {"main.py", "templates/index.html", "static/app.js"}
     assert '<meta name="viewport"' in QUART["templates/index.html"]
     assert "{{ appcache_head() }}" in QUART["templates/index.html"]
+    assert "<appcache-prompt></appcache-prompt>" in QUART["templates/index.html"]
+    assert 'APPCACHE_SW_PROMPT"] = True' in QUART["app.py"]
+    assert "sw_prompt=True" in FASTAPI["main.py"]
     for app in (QUART["app.py"], FASTAPI["main.py"]):
         assert "appcache.add_routes()" in app
         assert "appcache.add_static()" in app
@@ -82,8 +85,12 @@ async def test_a_quick_start_serves_the_page_and_the_worker_and_works_offline(
         assert await page.text_content("h1") == "Notes"
         await page.goto(server.url + "/never-seen")
         assert await page.text_content("h1") == "You are offline."
-        # The update bar's script is wired up: the event shows the bar.
+        # The prompt is wired up: a new version shows it, with Reload.
         await page.goto(server.url + "/")
-        await page.evaluate("window.dispatchEvent(new CustomEvent('appcache:update-ready'))")
-        assert await page.is_visible("#update-bar")
+        await page.evaluate(
+            "window.dispatchEvent(new CustomEvent('appcache:update-ready', "
+            "{detail: {version: 'next'}}))"
+        )
+        await wait_prompt(page, "A new version is available.")
+        assert await page.is_visible("appcache-prompt .reload")
         await context.close()

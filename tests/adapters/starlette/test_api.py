@@ -297,3 +297,17 @@ async def test_installable_with_keywords_and_the_head_global(tmp_path: Path) -> 
         Appcache(base_dir=tmp_path, icon="nope.png")
     with pytest.raises(ConfigError, match=r"Appcache\(web_manifest=\.\.\.\) has no 'name'"):
         Appcache(web_manifest={"short_name": "x"})
+
+
+def test_sw_skip_waiting_is_deprecated_for_sw_update() -> None:
+    from quart_appcache.errors import ConfigError
+    from quart_appcache.starlette import Appcache as Deprecated
+
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"Appcache\(sw_skip_waiting=...\) is deprecated: set Appcache\(sw_update=...\) = 'immediate'",
+    ):
+        extension = Deprecated(sw_skip_waiting=True)
+    assert extension.settings.sw_update == "immediate"
+    with pytest.raises(ConfigError, match=r"disagree"):
+        Deprecated(sw_skip_waiting=True, sw_update="waiting")
