@@ -32,6 +32,19 @@ async def app(scope, receive, send):
 
     await inner(scope, receive, strict)
 """
+# A Quart page that does not place the prompt: it floats.
+BARE_PAGE = """
+
+from quart import render_template_string
+
+
+@inner.route("/bare")
+async def bare():
+    return await render_template_string(
+        '<!doctype html><html lang="en"><head><title>Bare</title>{{ appcache_head() }}</head>'
+        '<body><main><h1>Bare</h1></main></body></html>'
+    )
+"""
 RECORD_VIOLATIONS = """
 window.__violations = [];
 document.addEventListener('securitypolicyviolation', (event) => {
@@ -98,7 +111,8 @@ async def focused(page: Page) -> str:
 @pytest.mark.parametrize("module", ["app", "fastapi_app"])
 async def test_the_prompt_under_a_strict_csp(browser: Browser, tmp_path: Path, module: str) -> None:
     root = copy_example(tmp_path / "example")
-    (root / "strict_app.py").write_text(STRICT_APP.format(module=module, csp=CSP.encode()))
+    source = STRICT_APP.format(module=module, csp=CSP.encode())
+    (root / "strict_app.py").write_text(source + (BARE_PAGE if module == "app" else ""))
     port = free_port()
     context = await browser.new_context(reduced_motion="reduce")
     await context.add_init_script(RECORD_EVENTS)
@@ -167,4 +181,14 @@ async def test_the_prompt_under_a_strict_csp(browser: Browser, tmp_path: Path, m
         assert (await prompt(page) or {}).get("open") is False
         assert await violations(page) == []
         assert await violations(other) == []
+        if module == "app":
+            # Where the page places none, the client adds one that floats.
+            bare = await context.new_page()
+            await bare.goto(server.url + "/bare")
+            await until(bare, "() => Boolean(document.querySelector('appcache-prompt[floating]'))")
+            position = await bare.evaluate(
+                "getComputedStyle(document.querySelector('appcache-prompt')).position"
+            )
+            assert position == "fixed"
+            assert await violations(bare) == []
     await context.close()
