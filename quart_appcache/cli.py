@@ -11,11 +11,13 @@ Built on click; no web framework imports.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -27,7 +29,15 @@ from .serving import Artifact
 if TYPE_CHECKING:
     from .site import Frozen, Site
 
-__all__ = ["Bar", "human_size", "output_option", "run_build", "run_show", "traceback_option"]
+__all__ = [
+    "Bar",
+    "human_size",
+    "output_option",
+    "run_build",
+    "run_show",
+    "traceback_option",
+    "verify_command",
+]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -202,3 +212,95 @@ def run_show(site: Site, show_traceback: bool) -> None:
             click.echo(f"  under {prefix}")
         for source, flags in excluded["patterns"]:
             click.echo(f"  matching /{source}/{flags}")
+
+
+def verify_command() -> click.Command:
+    """``verify URL``: check a live deployment from outside (see :mod:`.verify`)."""
+
+    @click.command("verify")
+    @click.argument("url")
+    @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+    @click.option(
+        "--concurrency",
+        type=click.IntRange(min=1),
+        default=8,
+        show_default=True,
+        help="Downloads at a time.",
+    )
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=10.0,
+        show_default=True,
+        help="Seconds per request.",
+    )
+    @click.option("--sw", default=None, help="The worker's URL, when the start page lacks it.")
+    @click.option(
+        "--precache", default=None, help="The precache JSON's URL, when the worker lacks it."
+    )
+    def verify(
+        url: str,
+        as_json: bool,
+        concurrency: int,
+        timeout: float,
+        sw: str | None,
+        precache: str | None,
+    ) -> None:
+        """Check the deployment at URL (the app's public root) through its CDN and proxies:
+        every entry's bytes, the headers that break offline apps, installability.
+        Exit status 0 when everything holds, 1 when anything fails."""
+        from .verify import Unreachable
+        from .verify import verify as run
+
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise click.BadParameter(f"{url!r} is not an http(s) URL.", param_hint="URL")
+        bar = Bar(sys.stderr, "verifying")
+        try:
+            report = asyncio.run(
+                run(
+                    url,
+                    sw=sw,
+                    precache=precache,
+                    concurrency=concurrency,
+                    timeout=timeout,
+                    progress=bar.advance,
+                    total=bar.start,
+                )
+            )
+        except Unreachable as error:
+            raise click.UsageError(str(error)) from None
+        finally:
+            bar.finish()
+        if as_json:
+            click.echo(json.dumps(report.as_json(), indent=2))
+        else:
+            _print_problems(report)
+        if not report.ok:
+            sys.exit(1)
+
+    return verify
+
+
+def _print_problems(report: Any) -> None:
+    rows = [("URL", "EXPECTED", "GOT", "LIKELY CAUSE")]
+    rows += [
+        (
+            problem.url + (" (warning)" if problem.severity != "error" else ""),
+            problem.expected,
+            problem.got,
+            problem.cause,
+        )
+        for problem in report.problems
+    ]
+    if len(rows) > 1:
+        widths = [min(max(len(row[i]) for row in rows), 48) for i in range(3)]
+        for row in rows:
+            cells = [row[i].ljust(widths[i]) for i in range(3)]
+            click.echo("  ".join([*cells, row[3]]))
+    errors = sum(problem.severity == "error" for problem in report.problems)
+    version = (report.version or "unknown")[:16]
+    click.echo(
+        f"{'OK' if report.ok else 'FAILED'}: {report.url}, version {version}, "
+        f"{report.entries:,} entries checked, {errors} problem(s), "
+        f"{len(report.problems) - errors} warning(s)"
+    )

@@ -236,6 +236,12 @@ def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
     ]
     return {
         "version": json.dumps(listing.version),
+        # (Named in the header for `verify`, which reads the deployment from outside.)
+        "precache_url": json.dumps(
+            None
+            if settings.precache_url is None
+            else listing.scope.rstrip("/") + settings.precache_url
+        ),
         "entries": precache_json(listing),
         "fallback": json.dumps(sorted(listing.fallback.items(), key=lambda item: -len(item[0]))),
         "fallback_exclude": json.dumps(non_pages(listing, settings)),

@@ -1,10 +1,10 @@
-"""``quart --app APP appcache build|show``: the shared commands on the app's CLI."""
+"""``quart --app APP appcache build|show|verify``: the shared commands on the app's CLI."""
 
 from __future__ import annotations
 
 from quart.cli import AppGroup
 
-from ..cli import output_option, run_build, run_show, traceback_option
+from ..cli import output_option, run_build, run_show, traceback_option, verify_command
 from ..site import Site
 
 __all__ = ["cli_group"]
@@ -27,4 +27,5 @@ def cli_group(site: Site) -> AppGroup:
         """List the tracked URLs with their sizes and revisions, and the version."""
         run_show(site, show_traceback)
 
+    group.add_command(verify_command())
     return group

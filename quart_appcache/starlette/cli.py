@@ -1,4 +1,4 @@
-"""``python -m quart_appcache.starlette build|show APP``.
+"""``python -m quart_appcache.starlette build|show APP`` and ``verify URL``.
 
 ``APP`` is given as uvicorn takes it: ``module:attribute`` (dotted
 attributes allowed), with ``--factory`` when the attribute is a function that
@@ -14,7 +14,7 @@ from typing import Any
 import click
 from starlette.applications import Starlette
 
-from ..cli import output_option, run_build, run_show, traceback_option
+from ..cli import output_option, run_build, run_show, traceback_option, verify_command
 from ..errors import AppcacheError
 from ..site import Site
 from .extension import get_appcache
@@ -101,3 +101,6 @@ def show(app_target: str, factory: bool, show_traceback: bool) -> None:
     """List the tracked URLs with their sizes and revisions, and the version."""
     _app, site = _site(app_target, factory)
     run_show(site, show_traceback)
+
+
+main.add_command(verify_command())
