@@ -13,7 +13,7 @@ EXAMPLE_MODULE := $(if $(filter fastapi,$(EXAMPLE)),fastapi_app:app,app:app)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := quart_appcache tests benchmarks examples
 
-.PHONY: install chromium wrk lint test run bench bench-smoke clean
+.PHONY: install chromium nginx wrk lint test run bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,19 @@ chromium:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
+# Debian's nginx, the caching reverse proxy the verify tests put in front of the app.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo "installing Debian's nginx"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
+
 lint: install
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy --strict quart_appcache
 
-test: install chromium lint
+test: install chromium nginx lint
 	$(BIN)/pytest
 
 run: install
