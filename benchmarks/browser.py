@@ -4,11 +4,20 @@
 worker is asleep (stopped, as browsers stop idle workers), with navigation
 preload and without. The worker is stopped through the DevTools protocol
 before every load; the time is the navigation's ``responseStart``.
+
+``workers``: the generated worker against Workbox 7.4.1 (the documented
+recipe, ``precacheAndRoute`` over the same entries) on bundles of 300 and
+2,000 files of 1-64 KiB, served by hypercorn: a first visit's time to
+offline-ready (the worker activated, every entry cached) in a fresh profile,
+the latency of precached fetches from the page (and of the same fetches with
+no worker), and the worker script's size with what it loads, gzip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,3 +142,195 @@ async def _preload(ctx: Any) -> list[Row]:
 def preload(ctx: Any) -> list[Row]:
     """The navigation-preload scenario (see the module's docstring)."""
     return asyncio.run(_preload(ctx))
+
+
+# -- our worker against Workbox's, on the same bundles ------------------------------
+
+FETCHES = 500
+INSTALLED = """async () => {
+    const registration = await navigator.serviceWorker.ready;
+    const worker = registration.active;
+    if (worker.state !== 'activated') {
+        await new Promise((resolve) => worker.addEventListener('statechange', () => {
+            if (worker.state === 'activated') { resolve(); }
+        }));
+    }
+    return performance.now();
+}"""
+CACHED = """async () => {
+    let most = 0;
+    for (const name of await caches.keys()) {
+        most = Math.max(most, (await (await caches.open(name)).keys()).length);
+    }
+    return most;
+}"""
+LATENCIES = """async (urls) => {
+    const times = [];
+    for (const url of urls) {
+        const started = performance.now();
+        const response = await fetch(url);
+        await response.arrayBuffer();
+        times.push(performance.now() - started);
+    }
+    return times;
+}"""
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _prepare(root: Path) -> None:
+    """Workbox's browser builds and the documented recipe, beside the bundle."""
+    from tests.e2e.npm_packages import workbox_files
+    from tests.e2e.test_workbox import readme_recipe
+
+    target = root / "static" / "workbox"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in workbox_files():
+        shutil.copy(path, target / path.name)
+    (root / "templates").mkdir(exist_ok=True)
+    (root / "templates" / "workbox-sw.js").write_text(readme_recipe())
+
+
+def _script_bytes(url: str, root: Path, workbox: bool) -> tuple[int, int]:
+    """The worker's script, plain and gzip; Workbox's with the modules it loads."""
+    import httpx
+
+    plain = httpx.get(url + "/sw.js").content
+    sizes = [len(plain)]
+    packed = [len(gzip.compress(plain))]
+    if workbox:
+        for path in sorted((root / "static" / "workbox").iterdir()):
+            data = path.read_bytes()
+            sizes.append(len(data))
+            packed.append(len(gzip.compress(data)))
+    return sum(sizes), sum(packed)
+
+
+async def _workers(ctx: Any) -> list[Row]:
+    sys.path.insert(0, str(REPO))
+    from playwright.async_api import async_playwright
+
+    from benchmarks import trees
+    from tests.e2e.browser import ARGS, CHROMIUM
+    from tests.e2e.servers import serve as start
+
+    rows: list[Row] = []
+    for spec in trees.SMOKE_BUNDLES if ctx.smoke else trees.BUNDLES:
+        root = ctx.data / f"bundle-{spec.files}"
+        trees.build(root / "static", spec)
+        _prepare(root)
+        env = {"BENCH_ROOT": str(root)}
+        logs = ctx.data / "logs"
+        install = {kind: Series(f"{kind}: offline-ready", "s") for kind in ("ours", "workbox")}
+        p50 = {kind: Series(f"{kind}: p50", "s") for kind in ("ours", "workbox", "none")}
+        p95 = {kind: Series(f"{kind}: p95", "s") for kind in ("ours", "workbox", "none")}
+        module = "benchmarks.bundle_app:app"
+        with (
+            start(REPO, module=module, env={**env, "BENCH_WORKER": "ours"}, logs=logs) as ours,
+            start(REPO, module=module, env={**env, "BENCH_WORKER": "workbox"}, logs=logs) as wb,
+        ):
+            servers = {"ours": ours.url, "workbox": wb.url}
+            import httpx
+
+            entries = httpx.get(ours.url + "/precache-manifest.json").json()
+            static = [e["url"] for e in entries if e["url"].startswith("/static/")]
+            count = FETCHES if not ctx.smoke else 20
+            urls = [static[i % len(static)] for i in range(count)]
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=ARGS, headless=True
+                )
+                try:
+                    for index in range(ctx.rounds):
+                        kinds = ["ours", "workbox", "none"]
+                        for kind in kinds if index % 2 == 0 else list(reversed(kinds)):
+                            base = servers.get(kind, ours.url)
+                            context = await browser.new_context(
+                                service_workers="block" if kind == "none" else "allow"
+                            )
+                            page = await context.new_page()
+                            await page.goto(base + "/")
+                            if kind != "none":
+                                install[kind].values.append(await page.evaluate(INSTALLED) / 1000)
+                                cached = await page.evaluate(CACHED)
+                                if cached != len(entries):
+                                    raise RuntimeError(f"{kind}: {cached} of {len(entries)} cached")
+                                await page.reload()  # controlled from its first request
+                            times = await page.evaluate(LATENCIES, [base + url for url in urls])
+                            p50[kind].values.append(_percentile(times, 0.5) / 1000)
+                            p95[kind].values.append(_percentile(times, 0.95) / 1000)
+                            await context.close()
+                finally:
+                    await browser.close()
+            ours_size = _script_bytes(ours.url, root, workbox=False)
+            wb_size = _script_bytes(wb.url, root, workbox=True)
+        label = f"workers, {spec.files} files"
+        ratio = install["ours"].median / install["workbox"].median
+        rows.append(
+            Row(
+                label,
+                "first visit to offline-ready (integrity checks on)",
+                install["ours"],
+                install["workbox"],
+                ratio,
+                "≤ 1.0× Workbox",
+                None if ctx.smoke else ratio <= 1.0,
+            )
+        )
+        ratio = p50["ours"].median / p50["workbox"].median
+        rows.append(
+            Row(
+                label,
+                f"precached fetch p50 over {count}",
+                p50["ours"],
+                p50["workbox"],
+                ratio,
+                "≤ 1.1× Workbox",
+                None if ctx.smoke else ratio <= 1.1,
+            )
+        )
+        rows.append(
+            Row(
+                label,
+                "precached fetch p50, against no worker",
+                p50["ours"],
+                p50["none"],
+                p50["ours"].median / p50["none"].median,
+                "(measured)",
+                None,
+            )
+        )
+        rows.append(
+            Row(
+                label,
+                "precached fetch p95",
+                p95["ours"],
+                p95["workbox"],
+                p95["ours"].median / p95["workbox"].median,
+                "(measured)",
+                None,
+            )
+        )
+        ours_gzip = Series("ours, gzip", "B", [float(ours_size[1])])
+        wb_gzip = Series("Workbox with its modules, gzip", "B", [float(wb_size[1])])
+        ratio = ours_gzip.median / wb_gzip.median
+        rows.append(
+            Row(
+                label,
+                f"worker script (plain: ours {ours_size[0]:,} B, Workbox {wb_size[0]:,} B)",
+                ours_gzip,
+                wb_gzip,
+                ratio,
+                "≤ 1.0× Workbox",
+                None if ctx.smoke else ratio <= 1.0,
+            )
+        )
+    return rows
+
+
+def workers(ctx: Any) -> list[Row]:
+    """Our worker against Workbox's on the same bundles (see the module's docstring)."""
+    return asyncio.run(_workers(ctx))

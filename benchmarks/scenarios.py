@@ -566,4 +566,5 @@ SCENARIOS: dict[str, Callable[[Context], list[Row]]] = {
     "sizes": sizes,
     "startup": startup,
     "preload": browser.preload,
+    "workers": browser.workers,
 }

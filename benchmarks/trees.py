@@ -32,6 +32,12 @@ BIG = TreeSpec(
 )
 BIG_TOTAL = 300 * MIB
 SMOKE_MANY = TreeSpec("many", files=200, sizes=(1024, 8 * 1024))
+# The browser scenarios' bundles: files of 1-64 KiB.
+BUNDLES = (
+    TreeSpec("bundle", files=300, sizes=(1024, 64 * 1024)),
+    TreeSpec("bundle", files=2000, sizes=(1024, 64 * 1024)),
+)
+SMOKE_BUNDLES = (TreeSpec("bundle", files=20, sizes=(1024, 64 * 1024)),)
 SMOKE_BIG = TreeSpec("big", files=12, sizes=(0, 0), huge=(2 * MIB, 3 * MIB))
 SMOKE_BIG_TOTAL = 8 * MIB
 
