@@ -15,7 +15,7 @@ from quart import Quart, render_template_string
 
 from quart_appcache import Appcache
 
-ROOT = Path(os.environ["BENCH_ROOT"])
+ROOT = Path(os.environ["BENCH_ROOT"]).resolve()
 PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'

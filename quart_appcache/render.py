@@ -57,8 +57,29 @@ __all__ = [
     "template_source",
 ]
 
+
+def without_line_comments(source: str) -> str:
+    """A packaged script without its full-line ``//`` comments: they explain the
+    source, and every client would download them (a third of the worker, gzip)."""
+    return "".join(
+        line for line in source.splitlines(keepends=True) if not line.lstrip().startswith("//")
+    )
+
+
+class _PackagedLoader(jinja2.PackageLoader):
+    """The packaged templates, scripts served without their line comments."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool] | None]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if template.endswith(".js"):
+            source = without_line_comments(source)
+        return source, filename, uptodate
+
+
 PACKAGE_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("quart_appcache", "templates"),
+    loader=_PackagedLoader("quart_appcache", "templates"),
     autoescape=False,
     keep_trailing_newline=True,
     undefined=jinja2.StrictUndefined,
@@ -127,7 +148,8 @@ class PrefixedBundle:
 @functools.cache
 def client_script() -> bytes:
     """The page client (``appcache.js``), as the extension serves it."""
-    return resources.files("quart_appcache").joinpath("templates/appcache.js").read_bytes()
+    source = resources.files("quart_appcache").joinpath("templates/appcache.js").read_text()
+    return without_line_comments(source).encode()
 
 
 def load_template(env: jinja2.Environment | None, name: str, key: str) -> jinja2.Template:

@@ -207,6 +207,7 @@ async function precache() {
     } else {
       await caches.delete(CACHE_NAME);
       await caches.delete(PINS_CACHE);
+      precacheOpened = null;
     }
     // The pages learn what failed (appcache:update-failed), not just that it did.
     await tell({
@@ -394,7 +395,7 @@ async function pinnedAnswer(event) {
   if (version !== VERSION) {
     const keys = await manifestOf(version);
     const key = keys && precacheKey(request.url, keys);
-    if (key && await (await caches.open(CACHE_NAME)).match(key)) {
+    if (key && await (await openPrecache()).match(key)) {
       return fromPrecache(key, request);
     }
   }
@@ -487,7 +488,8 @@ async function partial(response, header) {
 // The precache key of a request: its own URL, or the same URL without the
 // tracking parameters IGNORED_PARAMS names.
 function precacheKey(requestUrl, keys = KEYS) {
-  const key = keys.get(absolute(requestUrl));
+  // (A request's URL is already absolute and has no fragment: parsed only on a miss.)
+  const key = keys.get(requestUrl) || keys.get(absolute(requestUrl));
   if (key || IGNORED_PARAMS.length === 0) {
     return key;
   }
@@ -509,8 +511,15 @@ function precacheKey(requestUrl, keys = KEYS) {
   return keys.get(absolute(url.href));
 }
 
+// The precache, opened once per worker start (every precached answer reads it).
+let precacheOpened = null;
+function openPrecache() {
+  precacheOpened = precacheOpened || caches.open(CACHE_NAME);
+  return precacheOpened;
+}
+
 async function fromPrecache(key, request) {
-  const cache = await caches.open(CACHE_NAME);
+  const cache = await openPrecache();
   const cached = await cache.match(key);
   if (!cached) {
     return fetch(request);
@@ -533,7 +542,7 @@ async function withFallback(request, fallback) {
     if (!fallback) {
       throw error;  // excluded from the fallback: a network error, not the page
     }
-    const cache = await caches.open(CACHE_NAME);
+    const cache = await openPrecache();
     const key = KEYS.get(absolute(fallback));
     const cached = key && await cache.match(key);
     if (cached) {
@@ -758,7 +767,7 @@ async function fromRuntime(event, rule, request, url) {
   } catch (error) {
     const fallback = request.mode === 'navigate' ? fallbackPageFor(url) : null;
     const key = fallback && KEYS.get(absolute(fallback));
-    const cached = key && await (await caches.open(CACHE_NAME)).match(key);
+    const cached = key && await (await openPrecache()).match(key);
     if (cached) {
       return cached;
     }
@@ -836,7 +845,6 @@ self.addEventListener('fetch', (event) => {
 // network as if there were no worker.
 function route(event) {
   const request = event.request;
-  const url = new URL(request.url);
   const key = precacheKey(request.url);
   if (key) {
     if (event.preloadResponse) {
@@ -844,6 +852,7 @@ function route(event) {
     }
     return fromPrecache(key, request);
   }
+  const url = new URL(request.url);
   // A rule is also the permission to use the network, whatever NETWORK says.
   const rule = ruleFor(request, url);
   if (rule) {

@@ -45,6 +45,7 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
         "sizes, many",
         "startup, many",
         "preload",
+        "workers, 20 files",
     ):
         assert any(name == scenario for name, _ in measures), scenario
     assert {"serve, uvicorn", "serve, hypercorn", "load, uvicorn"} <= {
