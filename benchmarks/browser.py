@@ -10,7 +10,11 @@ recipe, ``precacheAndRoute`` over the same entries) on bundles of 300 and
 2,000 files of 1-64 KiB, served by hypercorn: a first visit's time to
 offline-ready (the worker activated, every entry cached) in a fresh profile,
 the latency of precached fetches from the page (and of the same fetches with
-no worker), and the worker script's size with what it loads, gzip.
+no worker), an update after one file and after 10% of the files changed (the
+time from the update check to the new version installed, and what the server
+sent: the tree changes on, so the byte counts of the two workers differ by
+the few bytes each change appends), and the worker script's size with what
+it loads, gzip.
 """
 
 from __future__ import annotations
@@ -157,6 +161,14 @@ INSTALLED = """async () => {
     }
     return performance.now();
 }"""
+SKIP_WAITING = """() => navigator.serviceWorker.getRegistration().then((registration) => {
+    if (!registration.waiting) { return null; }
+    const worker = registration.waiting;
+    worker.postMessage({type: 'SKIP_WAITING'});
+    return new Promise((resolve) => worker.addEventListener('statechange', () => {
+        if (worker.state === 'activated') { resolve(true); }
+    }));
+})"""
 CACHED = """async () => {
     let most = 0;
     for (const name of await caches.keys()) {
@@ -174,6 +186,50 @@ LATENCIES = """async (urls) => {
     }
     return times;
 }"""
+
+
+# Until a new version is installed (waiting, or taken over: pinned versions do),
+# after an update check the page asks for.
+UPDATED = """async () => {
+    const registration = await navigator.serviceWorker.ready;
+    const before = registration.active;
+    const started = performance.now();
+    await registration.update();
+    const worker = registration.installing || registration.waiting
+        || (registration.active !== before ? registration.active : null);
+    if (!worker) { throw new Error('no new version'); }
+    if (worker.state === 'installing') {
+        await new Promise((resolve, reject) => worker.addEventListener('statechange', () => {
+            if (worker.state === 'redundant') { reject(new Error('the update failed')); }
+            if (worker.state !== 'installing') { resolve(); }
+        }));
+    }
+    return performance.now() - started;
+}"""
+
+
+def _change(files: list[Path], share: float, round_: int) -> list[Path]:
+    """Change ``share`` of the files (at least one), different ones each round."""
+    count = max(1, int(len(files) * share))
+    start = (round_ * count) % len(files)
+    changed = [files[(start + i) % len(files)] for i in range(count)]
+    for path in changed:
+        with path.open("ab") as out:
+            out.write(f"changed in round {round_}\n".encode())
+    return changed
+
+
+def _downloaded(server: Any, before: int, root: Path) -> tuple[int, int]:
+    """Entries the server sent since ``before`` log lines, and their bytes on disk."""
+    lines = server.requests(plain=True)[before:]
+    paths = [line.split(" ", 1)[1].split("?", 1)[0] for line in lines]
+    # (Workbox's own modules, which its new worker loads again, are not entries.)
+    files = [
+        root / path.lstrip("/")
+        for path in paths
+        if path.startswith("/static/") and not path.startswith("/static/workbox/")
+    ]
+    return len(files), sum(path.stat().st_size for path in files if path.exists())
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -227,12 +283,21 @@ async def _workers(ctx: Any) -> list[Row]:
         install = {kind: Series(f"{kind}: offline-ready", "s") for kind in ("ours", "workbox")}
         p50 = {kind: Series(f"{kind}: p50", "s") for kind in ("ours", "workbox", "none")}
         p95 = {kind: Series(f"{kind}: p95", "s") for kind in ("ours", "workbox", "none")}
+        shares = {"one file": 0.0, "10% of the files": 0.1}
+        update = {
+            (kind, share): Series(f"{kind}: update", "s")
+            for kind in ("ours", "workbox")
+            for share in shares
+        }
+        sent: dict[tuple[str, str], tuple[int, int]] = {}
+        files = sorted(path for path in (root / "static").rglob("f*.bin"))
         module = "benchmarks.bundle_app:app"
         with (
             start(REPO, module=module, env={**env, "BENCH_WORKER": "ours"}, logs=logs) as ours,
             start(REPO, module=module, env={**env, "BENCH_WORKER": "workbox"}, logs=logs) as wb,
         ):
             servers = {"ours": ours.url, "workbox": wb.url}
+            running = {"ours": ours, "workbox": wb}
             import httpx
 
             entries = httpx.get(ours.url + "/precache-manifest.json").json()
@@ -262,6 +327,15 @@ async def _workers(ctx: Any) -> list[Row]:
                             times = await page.evaluate(LATENCIES, [base + url for url in urls])
                             p50[kind].values.append(_percentile(times, 0.5) / 1000)
                             p95[kind].values.append(_percentile(times, 0.95) / 1000)
+                            if kind != "none":
+                                for share, fraction in shares.items():
+                                    before = len(running[kind].requests())
+                                    _change(files, fraction, index)
+                                    took = await page.evaluate(UPDATED)
+                                    update[kind, share].values.append(took / 1000)
+                                    sent[kind, share] = _downloaded(running[kind], before, root)
+                                    if kind == "workbox":  # its new version waits: apply it
+                                        await page.evaluate(SKIP_WAITING)
                             await context.close()
                 finally:
                     await browser.close()
@@ -314,6 +388,25 @@ async def _workers(ctx: Any) -> list[Row]:
                 None,
             )
         )
+        for share in shares:
+            ours_update, wb_update = update["ours", share], update["workbox", share]
+            ratio = ours_update.median / wb_update.median
+            (count_ours, bytes_ours), (count_wb, bytes_wb) = (
+                sent["ours", share],
+                sent["workbox", share],
+            )
+            rows.append(
+                Row(
+                    label,
+                    f"update after {share} changed (downloads: ours {count_ours} files "
+                    f"{bytes_ours:,} B, Workbox {count_wb} files {bytes_wb:,} B)",
+                    ours_update,
+                    wb_update,
+                    ratio,
+                    "≤ 1.0× Workbox, the same downloads",
+                    None if ctx.smoke else ratio <= 1.0 and count_ours == count_wb,
+                )
+            )
         ours_gzip = Series("ours, gzip", "B", [float(ours_size[1])])
         wb_gzip = Series("Workbox with its modules, gzip", "B", [float(wb_size[1])])
         ratio = ours_gzip.median / wb_gzip.median

@@ -3,7 +3,8 @@
 ``BENCH_ROOT`` holds ``static/`` (the bundle); ``BENCH_WORKER=workbox`` serves
 the documented Workbox recipe (``templates/workbox-sw.js``, Workbox in
 ``static/workbox/``) instead of the generated worker. The same page client
-registers either, so both install the same entries.
+registers either, so both install the same entries. The bundle is computed
+live, so the update figures need no restart.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ PAGE = (
 )
 
 app = Quart(__name__, root_path=str(ROOT), template_folder=str(ROOT / "templates"))
+# Computed live, as in debug mode, so a changed file makes a new version
+# without a restart (the update figures).
+app.config["APPCACHE_FINALIZE"] = False
 if os.environ.get("BENCH_WORKER") == "workbox":
     app.config["APPCACHE_SW_TEMPLATE"] = "workbox-sw.js"
 appcache = Appcache(app)
