@@ -33,21 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 LOADS = 9
 
 
-async def _stop_workers(cdp: Any, versions: dict[str, str]) -> None:
-    """Stop every service worker and wait until each says it stopped."""
-    await cdp.send("ServiceWorker.stopAllWorkers")
-    for _ in range(200):
-        if versions and all(status == "stopped" for status in versions.values()):
-            return
-        await asyncio.sleep(0.01)
-    raise RuntimeError(f"the service workers did not stop: {versions}")
+async def _first_byte(page: Any, url: str, asleep: bool) -> float:
+    from tests.e2e.browser import stop_workers
 
-
-async def _first_byte(
-    page: Any, cdp: Any, versions: dict[str, str], url: str, asleep: bool
-) -> float:
     if asleep:
-        await _stop_workers(cdp, versions)
+        await stop_workers(page)
     await page.goto(url)
     timing = await page.evaluate(
         "(() => { const n = performance.getEntriesByType('navigation')[0];"
@@ -91,29 +81,18 @@ async def _preload(ctx: Any) -> list[Row]:
                 ):
                     context = await browser.new_context()
                     page = await open_controlled(context, server.url + "/")
-                    cdp = await context.new_cdp_session(page)
-                    versions: dict[str, str] = {}
-
-                    def seen(event: dict[str, Any], versions: dict[str, str] = versions) -> None:
-                        for version in event["versions"]:
-                            versions[version["versionId"]] = version["runningStatus"]
-
-                    cdp.on("ServiceWorker.workerVersionUpdated", seen)
-                    await cdp.send("ServiceWorker.enable")
                     # The page says whether the server saw a preload request.
                     await page.goto(server.url + "/page")
                     if await page.text_content("#preload") != expected:
                         raise RuntimeError(f"{server.url}: preload header is not {expected!r}")
-                    sides.append((server, series, page, cdp, versions, True))
+                    sides.append((server, series, page, True))
                     if server is off:
-                        sides.append((server, awake, page, cdp, versions, False))
+                        sides.append((server, awake, page, False))
                 for index in range(rounds):
                     order = sides if index % 2 == 0 else list(reversed(sides))
-                    for server, series, page, cdp, versions, asleep in order:
+                    for server, series, page, asleep in order:
                         loads = [
-                            await _first_byte(
-                                page, cdp, versions, f"{server.url}/page?n={n}", asleep
-                            )
+                            await _first_byte(page, f"{server.url}/page?n={n}", asleep)
                             for n in range(1 if ctx.smoke else LOADS)
                         ]
                         loads.sort()

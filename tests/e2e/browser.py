@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -171,3 +173,24 @@ async def wait_unregistered(page: Page) -> None:
                 raise
             await page.wait_for_load_state()
     raise AssertionError("the page kept navigating")
+
+
+async def stop_workers(page: Page) -> None:
+    """Stop the service worker, as browsers stop idle ones, and wait until it stopped."""
+    cdp = await page.context.new_cdp_session(page)
+    states: dict[str, str] = {}
+
+    def seen(event: dict[str, Any]) -> None:
+        for version in event["versions"]:
+            states[version["versionId"]] = version["runningStatus"]
+
+    cdp.on("ServiceWorker.workerVersionUpdated", seen)
+    await cdp.send("ServiceWorker.enable")
+    await cdp.send("ServiceWorker.stopAllWorkers")
+    for _ in range(500):
+        if states and all(state == "stopped" for state in states.values()):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError(f"the worker did not stop: {states}")
+    await cdp.detach()

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from .browser import RECORD_EVENTS, TIMEOUT_MS, open_controlled, wait_event
+from .browser import RECORD_EVENTS, TIMEOUT_MS, open_controlled, stop_workers, wait_event
 from .servers import Server, copy_example, free_port, serve
 from .test_updates import count_navigations, sw_version
 
@@ -50,27 +49,6 @@ async def stored_keys(page: Page) -> list[str]:
         }"""
     )
     return keys
-
-
-async def stop_workers(page: Page) -> None:
-    """Stop the service worker, as browsers stop idle ones, and wait until it stopped."""
-    cdp = await page.context.new_cdp_session(page)
-    states: dict[str, str] = {}
-
-    def seen(event: dict[str, Any]) -> None:
-        for version in event["versions"]:
-            states[version["versionId"]] = version["runningStatus"]
-
-    cdp.on("ServiceWorker.workerVersionUpdated", seen)
-    await cdp.send("ServiceWorker.enable")
-    await cdp.send("ServiceWorker.stopAllWorkers")
-    for _ in range(500):
-        if states and all(state == "stopped" for state in states.values()):
-            break
-        await asyncio.sleep(0.01)
-    else:
-        raise AssertionError(f"the worker did not stop: {states}")
-    await cdp.detach()
 
 
 @pytest.mark.parametrize("module", ["app:app", "fastapi_app:app"])
