@@ -9,6 +9,7 @@ before every load; the time is the navigation's ``responseStart``.
 recipe, ``precacheAndRoute`` over the same entries) on bundles of 300 and
 2,000 files of 1-64 KiB, served by hypercorn: a first visit's time to
 offline-ready (the worker activated, every entry cached) in a fresh profile,
+the worker's JavaScript heap then (the DevTools protocol's Runtime.getHeapUsage),
 the latency of precached fetches from the page (and of the same fetches with
 no worker), an update after one file and after 10% of the files changed (the
 time from the update check to the new version installed, and what the server
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -211,6 +213,37 @@ def _downloaded(server: Any, before: int, root: Path) -> tuple[int, int]:
     return len(files), sum(path.stat().st_size for path in files if path.exists())
 
 
+async def _worker_heap(browser: Any, origin: str) -> float:
+    """The JavaScript heap the service worker of ``origin`` uses, in bytes (DevTools
+    protocol: the worker's target, ``Runtime.getHeapUsage``)."""
+    cdp = await browser.new_browser_cdp_session()
+    try:
+        targets = (await cdp.send("Target.getTargets"))["targetInfos"]
+        [worker] = [
+            t for t in targets if t["type"] == "service_worker" and t["url"].startswith(origin)
+        ]
+        attached = await cdp.send(
+            "Target.attachToTarget", {"targetId": worker["targetId"], "flatten": False}
+        )
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+        def received(event: dict[str, Any]) -> None:
+            message = json.loads(event["message"])
+            if message.get("id") == 1 and not answer.done():
+                answer.set_result(message)
+
+        cdp.on("Target.receivedMessageFromTarget", received)
+        question = {"id": 1, "method": "Runtime.getHeapUsage"}
+        await cdp.send(
+            "Target.sendMessageToTarget",
+            {"sessionId": attached["sessionId"], "message": json.dumps(question)},
+        )
+        reply = await asyncio.wait_for(answer, 10)
+        return float(reply["result"]["usedSize"])
+    finally:
+        await cdp.detach()
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -269,6 +302,7 @@ async def _workers(ctx: Any) -> list[Row]:
             for share in shares
         }
         sent: dict[tuple[str, str], tuple[int, int]] = {}
+        heap = {kind: Series(f"{kind}: worker heap", "B") for kind in ("ours", "workbox")}
         files = sorted(path for path in (root / "static").rglob("f*.bin"))
         module = "benchmarks.bundle_app:app"
         with (
@@ -299,6 +333,7 @@ async def _workers(ctx: Any) -> list[Row]:
                             await page.goto(base + "/")
                             if kind != "none":
                                 install[kind].values.append(await page.evaluate(INSTALLED) / 1000)
+                                heap[kind].values.append(await _worker_heap(browser, base))
                                 cached = await page.evaluate(CACHED)
                                 if cached != len(entries):
                                     raise RuntimeError(f"{kind}: {cached} of {len(entries)} cached")
@@ -386,6 +421,17 @@ async def _workers(ctx: Any) -> list[Row]:
                     None if ctx.smoke else ratio <= 1.0 and count_ours == count_wb,
                 )
             )
+        rows.append(
+            Row(
+                label,
+                "the worker's JavaScript heap once offline-ready",
+                heap["ours"],
+                heap["workbox"],
+                heap["ours"].median / heap["workbox"].median,
+                "(measured)",
+                None,
+            )
+        )
         ours_gzip = Series("ours, gzip", "B", [float(ours_size[1])])
         wb_gzip = Series("Workbox with its modules, gzip", "B", [float(wb_size[1])])
         ratio = ours_gzip.median / wb_gzip.median
