@@ -17,7 +17,8 @@ working::
      ├── FileReadError       (OSError)             a tracked file could not be read
      ├── EntryTooLargeError                        a tracked file or view is over the size limit
      ├── TemplateError                             a manifest or worker template failed
-     └── BuildError                                a deploy-time build is missing or stale
+     ├── BuildError                                a deploy-time build is missing or stale
+     └── StoreError          (ConnectionError)     the write queue's answer store failed
 
 Every message is a sentence that names the culprit (URL, path, config key)
 and says how to fix it.
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidURLError",
     "NotAFolderError",
     "NotInitializedError",
+    "StoreError",
     "TemplateError",
 ]
 
@@ -117,3 +119,13 @@ class TemplateError(AppcacheError):
 
 class BuildError(AppcacheError):
     """A deploy-time build is missing, unreadable or does not match the app."""
+
+
+class StoreError(AppcacheError, ConnectionError):
+    """The write queue's answer store (``APPCACHE_QUEUE_STORE``) cannot be reached or failed.
+
+    Attributes:
+        cause: what failed, in a few words (the store's own error).
+    """
+
+    cause: str = ""

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .answer_store import check_store_url
 from .artifacts import BY_NAME, REGISTRY
 from .errors import ConfigError, InvalidURLError
+from .queue import QueueRule, check_queue
 from .runtime import Rule, check_rules
 from .urls import check_origin_prefix, check_prefix, check_url
 from .webapp import check_members
@@ -478,6 +480,27 @@ FIELDS: tuple[Field, ...] = (
         "runtime caching rules for pages and data outside the bundle",
     ),
     Field(
+        "APPCACHE_QUEUE",
+        [],
+        check_queue,
+        "offline write rules: matching writes the worker cannot send are queued and "
+        "replayed, and the server applies each once",
+    ),
+    Field(
+        "APPCACHE_QUEUE_STORE",
+        None,
+        check_store_url,
+        "where the server keeps the answers to queued writes: 'sqlite:///path', "
+        "'redis://host:port/db' or 'memory'; None: SQLite in the instance or base folder",
+    ),
+    Field(
+        "APPCACHE_QUEUE_MAX_ANSWER",
+        1024 * 1024,
+        _byte_limit,
+        "the largest answer body kept for a replay, in bytes; a larger one is replayed "
+        "without its body; None: no limit",
+    ),
+    Field(
         "APPCACHE_WEB_MANIFEST",
         None,
         check_members,
@@ -546,6 +569,9 @@ class Settings:
     build_dir: str | None
     max_entry_bytes: int | None = 16 * 1024 * 1024
     build_check: str = "content"
+    queue: tuple[QueueRule, ...] = ()
+    queue_store: str = "sqlite:///appcache-queue.sqlite3"
+    queue_max_answer: int | None = 1024 * 1024
     names: KeyNames = field(default=KeyNames(), compare=False)
 
     @classmethod
@@ -554,6 +580,7 @@ class Settings:
         config: MutableMapping[str, Any],
         *,
         default_build_dir: str | None,
+        default_queue_store: str = "sqlite:///appcache-queue.sqlite3",
         names: KeyNames | None = None,
     ) -> Settings:
         """Fill in defaults with ``setdefault`` and check every key.
@@ -562,6 +589,8 @@ class Settings:
             config: the ``APPCACHE_*`` keys (missing ones are filled in).
             default_build_dir: the build folder when ``APPCACHE_BUILD_DIR``
                 is ``None`` (``None``: no build is read at startup).
+            default_queue_store: the answer store when ``APPCACHE_QUEUE_STORE``
+                is ``None`` (a relative SQLite path is under the app's folder).
             names: how errors name the keys (default: the keys themselves).
 
         Raises:
@@ -598,6 +627,8 @@ class Settings:
             )
         if values["build_dir"] is None:
             values["build_dir"] = default_build_dir
+        if values["queue_store"] is None:
+            values["queue_store"] = default_queue_store
         return cls(**values, names=names)
 
     @property

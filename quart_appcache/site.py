@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .answer_store import store_for
 from .artifacts import BY_NAME, RENDERED, ArtifactName, Served, served_urls
 from .build import has_build, read_build
 from .build_check import check_build, fingerprint
@@ -28,6 +29,7 @@ from .declarations import Declarations, ExtensionEntry, Folder
 from .errors import AppcacheError, FinalizedError
 from .extension_files import ExtensionFiles
 from .host import Host
+from .idempotency import Writes
 from .render import PrefixedBundle, Renders
 from .route_map import Discovery, Route, discover
 from .serving import Artifact
@@ -109,6 +111,17 @@ class Site:
         self.renders = Renders(settings, host)
         # The errors already logged by matcher().
         self._logged: set[str] = set()
+        # The server side of the write queue, when APPCACHE_QUEUE has rules.
+        self.writes = (
+            Writes(
+                settings.queue,
+                store_for(settings.queue_store, host.root_path),
+                settings.queue_max_answer,
+                settings.names.name("APPCACHE_QUEUE_STORE"),
+            )
+            if settings.queue
+            else None
+        )
 
     # -- state -----------------------------------------------------------------
 
@@ -246,18 +259,29 @@ class Site:
     async def on_startup(self) -> None:
         """The adapter's startup hook, once the app's own startup has run.
 
-        Serving: load the deploy-time build if there is one (never in debug),
-        else finalize, unless already frozen or ``APPCACHE_FINALIZE`` says
-        not to. The CLI computes by itself, so in its mode nothing happens.
+        Serving: connect the write queue's store (when there are queue rules),
+        then load the deploy-time build if there is one (never in debug), else
+        finalize, unless already frozen or ``APPCACHE_FINALIZE`` says not to.
+        The CLI computes by itself, so in its mode nothing happens.
+
+        Raises:
+            StoreError: the write queue's store cannot be reached.
         """
-        if self.startup_mode == "cli" or self._frozen is not None:
+        if self.startup_mode == "cli":
             return
-        if not self.finalize_at_startup:
+        if self.writes is not None:
+            await self.writes.open()
+        if self._frozen is not None or not self.finalize_at_startup:
             return
         if not self.host.debug and self.build_dir is not None and has_build(self.build_dir):
             await self._freeze(self._load_build)
         else:
             await self.finalize()
+
+    async def on_shutdown(self) -> None:
+        """The adapter's shutdown hook: disconnect the write queue's store."""
+        if self.writes is not None:
+            await self.writes.close()
 
     # -- computing -------------------------------------------------------------
 

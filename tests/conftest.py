@@ -106,3 +106,12 @@ def make_starlette(tmp_path: Path) -> StarletteFactory:
         return starlette_app(tmp_path / "app", **settings)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A redis-server of the tests' own for the session (no persistence)."""
+    from .redis_server import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

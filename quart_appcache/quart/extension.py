@@ -18,6 +18,7 @@ from ..api import AppcacheBase
 from ..artifacts import BY_NAME
 from ..clash import check_unrouted
 from ..errors import ConfigError, NotInitializedError
+from ..idempotency import IdempotencyMiddleware
 from ..render import template_globals
 from ..serving import Reply, answer, not_found
 from ..settings import Settings
@@ -66,7 +67,10 @@ class Appcache(AppcacheBase[Quart]):
                 f"The app {app.name!r} already has an Appcache; call init_app() once per app."
             )
         settings = Settings.from_config(
-            app.config, default_build_dir=os.path.join(app.instance_path, "appcache")
+            app.config,
+            default_build_dir=os.path.join(app.instance_path, "appcache"),
+            default_queue_store="sqlite:///"
+            + os.path.join(app.instance_path, "appcache-queue.sqlite3"),
         )
         site = Site(QuartHost(app, settings), settings)
         view = _view(site)
@@ -77,6 +81,9 @@ class Appcache(AppcacheBase[Quart]):
         check_unrouted(site, _route_for(app))
         install_render_hooks(app)
         app.before_serving(_startup_hook(site))
+        app.after_serving(site.on_shutdown)
+        if site.writes is not None:
+            app.asgi_app = IdempotencyMiddleware(app.asgi_app, site.writes)  # type: ignore[method-assign,assignment,arg-type]
         app.after_request(_cache_header_hook(site))
         for name, function in template_globals(lambda _: site, lambda _: _prefix()).items():
             app.add_template_global(function, name)

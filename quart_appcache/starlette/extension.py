@@ -54,8 +54,8 @@ class Appcache(AppcacheBase[Starlette]):
         url, template, url_base, fallback, fallback_exclude, network, finalize, fetch_timeout,
         precache_url, sw_url, sw_template, sw_update, sw_client_url, sw_prompt,
         sw_update_interval, sw_verify, sw_unregister, sw_ignored_params,
-        hashed_names, runtime, web_manifest, web_manifest_url, icon, icons_url, build_dir,
-        max_entry_bytes, build_check: the
+        hashed_names, runtime, queue, queue_store, queue_max_answer, web_manifest,
+        web_manifest_url, icon, icons_url, build_dir, max_entry_bytes, build_check: the
             settings of the ``APPCACHE_*`` keys of the same name (see
             ``docs/configuration.md``); ``build_dir=None`` reads no build at
             startup. ``hash_helper`` is deprecated and ignored;
@@ -96,6 +96,9 @@ class Appcache(AppcacheBase[Starlette]):
         sw_ignored_params: Sequence[str] = tuple(DEFAULTS["APPCACHE_SW_IGNORED_PARAMS"]),
         hashed_names: str | re.Pattern[str] | None = DEFAULTS["APPCACHE_HASHED_NAMES"],
         runtime: Sequence[Mapping[str, Any]] = (),
+        queue: Sequence[Mapping[str, Any]] = (),
+        queue_store: str | None = None,
+        queue_max_answer: int | None = DEFAULTS["APPCACHE_QUEUE_MAX_ANSWER"],
         web_manifest: Mapping[str, Any] | None = None,
         web_manifest_url: str = DEFAULTS["APPCACHE_WEB_MANIFEST_URL"],
         icon: str | os.PathLike[str] | None = None,

@@ -13,6 +13,8 @@
   fails, the app's lifespan is shut down (its code after ``yield`` runs) and
   the server is told ``lifespan.startup.failed`` with the reason, so no
   worker ever serves a request.
+* **Queued writes.** With ``queue=`` rules, the rest of the stack runs inside
+  the core's :class:`~quart_appcache.idempotency.IdempotencyMiddleware`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..asgi_render import is_render_scope
 from ..clash import check_unrouted
+from ..idempotency import IdempotencyMiddleware
 from ..serving import Reply, answer
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key, route_path
@@ -44,7 +47,10 @@ class AppcacheMiddleware:
     """
 
     def __init__(self, app: ASGIApp, site: Site, host: StarletteHost) -> None:
-        self.app = app
+        # Queued writes (APPCACHE_QUEUE) go through the core's idempotency middleware.
+        self.app: ASGIApp = (
+            IdempotencyMiddleware(app, site.writes) if site.writes is not None else app
+        )
         self.site = site
         self.host = host
 
@@ -115,6 +121,8 @@ class AppcacheMiddleware:
                     return  # the app now asks for the next message: shutdown
             elif failure and kind.startswith("lifespan.shutdown."):
                 message = {"type": "lifespan.startup.failed", "message": failure[0]}
+            elif kind.startswith("lifespan.shutdown."):
+                await self.site.on_shutdown()
             await send(message)
 
         await self.app(scope, app_receive, app_send)
