@@ -13,7 +13,7 @@ EXAMPLE_MODULE := $(if $(filter fastapi,$(EXAMPLE)),fastapi_app:app,app:app)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := quart_appcache tests benchmarks examples
 
-.PHONY: install chromium nginx wrk lint test run bench bench-smoke clean
+.PHONY: install chromium nginx redis wrk lint test run bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +36,20 @@ nginx:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx; }
 
+# Debian's redis-server, the write queue's store for apps on several hosts; the
+# tests start their own on a free port.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing Debian's redis-server"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
+
 lint: install
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy --strict quart_appcache
 
-test: install chromium nginx lint
+test: install chromium nginx redis lint
 	$(BIN)/pytest
 
 run: install
