@@ -24,6 +24,7 @@ from .bundle import Revision, Snapshot, tracked_only
 from .colors import parse_css_color
 from .errors import TemplateError
 from .route_map import NonPages
+from .queue import queue_json
 from .runtime import rules_json
 from .serving import Artifact
 from .settings import Settings
@@ -274,6 +275,7 @@ def sw_context(listing: PrefixedBundle, settings: Settings) -> dict[str, Any]:
         "ignored_params": json.dumps([_param_pattern(p) for p in settings.sw_ignored_params]),
         "hashed_names": json.dumps(settings.hashed_names),
         "runtime": rules_json(settings.runtime, listing.scope.rstrip("/")),
+        "queue": queue_json(settings.queue, listing.scope.rstrip("/")),
     }
 
 
@@ -318,6 +320,8 @@ def sw_registration(settings: Settings, prefix: str = "") -> Markup:
     }
     if settings.sw_update_interval is not None:
         attributes["data-update-interval"] = f"{settings.sw_update_interval:g}"
+    if settings.queue:
+        attributes["data-queue"] = "true"
     if settings.sw_unregister:
         attributes["data-unregister"] = "true"
     elif settings.sw_prompt is not None:

@@ -8,8 +8,8 @@ answered instead, ``"fail_first": true`` for a 500 the first time its text is
 seen, and ``"delay": seconds`` before the answer. ``GET /`` is a page with
 the page client; ``GET /api/notes`` lists the notes.
 
-Served by hypercorn or uvicorn as ``tests.notes_app:quart_app`` or
-``tests.notes_app:fastapi_app``, configured from the environment:
+Served by hypercorn or uvicorn through a module holding
+``app = from_environment("quart")`` (or ``"fastapi"``), configured from the environment:
 ``NOTES_DB``, ``NOTES_STORE`` (``APPCACHE_QUEUE_STORE``) and
 ``NOTES_MAX_AGE`` (the rule's ``max_age``).
 """
@@ -35,10 +35,15 @@ PAGE = """<!doctype html>
 """
 
 
+# How long a queued draft may wait (the expiry tests wait that long).
+DRAFTS_MAX_AGE = 2
+
+
 def queue_rule(max_age: float = 86400) -> list[dict[str, Any]]:
-    """The app's queue rule."""
+    """The app's queue rules: notes, and drafts that expire soon."""
     return [
-        {"match": "/api/notes", "methods": ["POST", "PUT"], "max_age": max_age, "name": "notes"}
+        {"match": "/api/notes", "methods": ["POST", "PUT"], "max_age": max_age, "name": "notes"},
+        {"match": "/api/drafts", "max_age": DRAFTS_MAX_AGE, "name": "drafts"},
     ]
 
 
@@ -54,8 +59,8 @@ class Notes:
     def _db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10, isolation_level=None)
 
-    async def write(self, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Handle one POST: (status, JSON answer)."""
+    async def write(self, data: dict[str, Any], key: str | None) -> tuple[int, dict[str, Any]]:
+        """Handle one POST (``key``: its Idempotency-Key): (status, JSON answer)."""
         text = str(data.get("text", ""))
         with self._db() as db:
             seen = db.execute("SELECT COUNT(*) FROM calls WHERE text = ?", (text,)).fetchone()[0]
@@ -68,7 +73,7 @@ class Notes:
             return 500, {"error": "failing the first time"}
         with self._db() as db:
             row = db.execute("INSERT INTO notes (text) VALUES (?)", (text,)).lastrowid
-        return 201, {"id": row, "text": text}
+        return 201, {"id": row, "text": text, "key": key}
 
     def rows(self, text: str) -> int:
         """How many notes have ``text``."""
@@ -117,8 +122,10 @@ def make_quart(root: Path, db: Path, **settings: Any) -> Any:
         return jsonify(notes.listing())
 
     @app.post("/api/notes")
+    @app.post("/api/drafts")
     async def write() -> Any:
-        status, answer = await notes.write(await request.get_json())
+        key = request.headers.get("Idempotency-Key")
+        status, answer = await notes.write(await request.get_json(), key)
         return jsonify(answer), status
 
     appcache = Appcache(app)
@@ -152,8 +159,10 @@ def make_fastapi(root: Path, db: Path, **settings: Any) -> Any:
         return notes.listing()
 
     @app.post("/api/notes")
+    @app.post("/api/drafts")
     async def write(request: Request) -> JSONResponse:
-        status, answer = await notes.write(await request.json())
+        key = request.headers.get("Idempotency-Key")
+        status, answer = await notes.write(await request.json(), key)
         return JSONResponse(answer, status_code=status)
 
     settings.setdefault("queue", queue_rule())
@@ -164,18 +173,11 @@ def make_fastapi(root: Path, db: Path, **settings: Any) -> Any:
     return app
 
 
-def _from_environment(make: Any) -> Any:
+def from_environment(framework: str) -> Any:
+    """The app a server imports (``quart`` or ``fastapi``), configured from the environment."""
     root = Path(os.environ.get("NOTES_ROOT", "."))
     settings: dict[str, Any] = {"queue": queue_rule(float(os.environ.get("NOTES_MAX_AGE", 86400)))}
     if os.environ.get("NOTES_STORE"):
         settings["queue_store"] = os.environ["NOTES_STORE"]
+    make = make_quart if framework == "quart" else make_fastapi
     return make(root, Path(os.environ["NOTES_DB"]), **settings)
-
-
-def __getattr__(name: str) -> Any:
-    # (Built when a server imports it, from its environment.)
-    if name == "quart_app":
-        return _from_environment(make_quart)
-    if name == "fastapi_app":
-        return _from_environment(make_fastapi)
-    raise AttributeError(name)

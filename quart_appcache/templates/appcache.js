@@ -11,6 +11,13 @@
  *   window.appcache.applyUpdate()        // this page reloads onto the new version (pinned);
  *                                        // or the waiting version takes over, pages reload once
  *   window.appcache.state                // {status, detail}: the last event, for late listeners
+ *
+ * Offline writes (APPCACHE_QUEUE):
+ *   window.addEventListener('appcache:queued', (e) => e.detail)         // {id, method, url}
+ *   window.addEventListener('appcache:replayed', (e) => e.detail)       // {id, status, response}
+ *   window.addEventListener('appcache:replay-failed', (e) => e.detail)  // {id, status, reason}
+ *   await window.appcache.pending()      // the writes that wait: [{id, method, url, ...}]
+ *   await window.appcache.replay()       // send them now: {replayed, failed, waiting}
  */
 (function () {
   'use strict';
@@ -34,11 +41,11 @@
   }
 
   // Ask a worker a question over a MessageChannel; null if it cannot answer.
-  function ask(worker, question) {
+  function ask(worker, question, waitMs) {
     return new Promise(function (resolve) {
       if (!worker) { resolve(null); return; }
       var channel = new MessageChannel();
-      var timer = setTimeout(function () { resolve(null); }, ANSWER_MS);
+      var timer = setTimeout(function () { resolve(null); }, waitMs || ANSWER_MS);
       channel.port1.onmessage = function (event) { clearTimeout(timer); resolve(event.data); };
       worker.postMessage(PREFIX + question, [channel.port2]);
     });
@@ -61,6 +68,8 @@
     api.version = function () { return Promise.resolve(null); };
     api.update = function () { return Promise.resolve(false); };
     api.applyUpdate = function () { return Promise.resolve(false); };
+    api.pending = function () { return Promise.resolve([]); };
+    api.replay = function () { return Promise.resolve(null); };
   }
 
   if (!('serviceWorker' in navigator)) {
@@ -274,6 +283,8 @@
       }));
     } else if (data.type === PREFIX + 'applying') {
       applying = true;  // a page applied an update: follow the takeover once
+    } else if (data.type === PREFIX + 'queue') {
+      queueEvent(event.source, data);
     }
   });
 
@@ -357,6 +368,43 @@
       });
     });
   };
+
+  // -- offline writes (APPCACHE_QUEUE) -------------------------------------------
+  // The worker reports each replay to every page, and keeps the report until
+  // one says it saw it (so a replay made before this page loaded reaches it).
+  var REPLAY_MS = 60000;
+  var reported = {};
+  function queueEvent(worker, data) {
+    if (data.report !== undefined && data.report !== null) {
+      if (reported[data.report]) { return; }
+      reported[data.report] = true;
+      if (worker) { worker.postMessage({type: PREFIX + 'queue-seen', reports: [data.report]}); }
+    }
+    window.dispatchEvent(new CustomEvent('appcache:' + data.event, {detail: data.detail}));
+  }
+  function active() {
+    return registered.then(function (registration) { return registration.active; })
+      .catch(function () { return null; });
+  }
+  api.pending = function () {
+    return active().then(function (worker) { return ask(worker, 'queue-pending'); })
+      .then(function (writes) { return writes || []; });
+  };
+  api.replay = function () {
+    return active().then(function (worker) { return ask(worker, 'queue-replay', REPLAY_MS); });
+  };
+  if (config.queue === 'true') {
+    active().then(function (worker) {
+      return ask(worker, 'queue-reports').then(function (reports) {
+        (reports || []).forEach(function (data) { queueEvent(worker, data); });
+        return api.replay();
+      });
+    });
+    window.addEventListener('online', function () { api.replay(); });
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'visible') { api.replay(); }
+    });
+  }
 
   // Check for a new version when the page is shown again, and now and then.
   function check() {

@@ -39,6 +39,8 @@ const HASHED_NAMES = {{ hashed_names }} && new RegExp(...{{ hashed_names }});
 // Runtime caching rules (APPCACHE_RUNTIME), in order; the first that matches
 // a same-origin GET that is not precached decides.
 const RUNTIME = {{ runtime }};
+// Offline write rules (APPCACHE_QUEUE): [{match, methods, maxAge, name}].
+const QUEUE = {{ queue }};
 
 const CACHE_NAME = 'quart-appcache:' + self.registration.scope;
 // The scope's path ('/' or '/app/'): patterns see paths within the app.
@@ -775,6 +777,263 @@ async function fromRuntime(event, rule, request, url) {
   }
 }
 
+// -- offline writes (APPCACHE_QUEUE) ------------------------------------------
+// A matching same-origin write that cannot reach the server is kept in
+// IndexedDB and replayed in order, each with the Idempotency-Key the server
+// applies once. What happened to a replay is kept as a report until a page
+// has heard of it, so a replay at worker start reaches the page that loads.
+const QUEUE_DB = CACHE_NAME + ':queue';
+const QUEUE_MESSAGE = 'quart-appcache:queue';
+const QUEUE_SYNC_TAG = 'quart-appcache:queue';
+const RETRY_MAX_MS = 5 * 60 * 1000;
+
+function queueRuleFor(request) {
+  if (!QUEUE.length || request.mode === 'navigate') {
+    return null;  // (a plain form post navigates: it goes to the network)
+  }
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) {
+    return null;
+  }
+  return QUEUE.find((rule) => rule.methods.includes(request.method)
+                    && url.pathname.startsWith(rule.match)) || null;
+}
+
+let queueDb = null;
+function openQueue() {
+  if (!queueDb) {
+    queueDb = new Promise((resolve, reject) => {
+      const opening = indexedDB.open(QUEUE_DB, 1);
+      opening.onupgradeneeded = () => {
+        opening.result.createObjectStore('writes', {keyPath: 'seq', autoIncrement: true});
+        opening.result.createObjectStore('reports', {keyPath: 'seq', autoIncrement: true});
+      };
+      opening.onsuccess = () => resolve(opening.result);
+      opening.onerror = () => reject(opening.error);
+    });
+    queueDb.catch(() => { queueDb = null; });
+  }
+  return queueDb;
+}
+
+// One transaction: `work(transaction)` may return a request, whose result is
+// given once the transaction committed.
+async function inQueue(names, mode, work) {
+  const db = await openQueue();
+  return new Promise((resolve, reject) => {
+    const transaction = db.transaction(names, mode);
+    const request = work(transaction);
+    transaction.oncomplete = () => resolve(request ? request.result : undefined);
+    transaction.onerror = () => reject(transaction.error);
+    transaction.onabort = () => reject(transaction.error || new Error('aborted'));
+  });
+}
+
+function queued(name) {
+  return inQueue([name], 'readonly', (transaction) => transaction.objectStore(name).getAll());
+}
+
+function sendWrite(write) {
+  return fetch(write.url, {
+    method: write.method,
+    headers: write.headers,
+    body: write.body,
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+}
+
+async function queueWrite(event, rule) {
+  const request = event.request;
+  const headers = new Headers(request.headers);
+  const id = headers.get('Idempotency-Key') || self.crypto.randomUUID();
+  headers.set('Idempotency-Key', id);
+  const write = {
+    id, rule: rule.name, method: request.method, url: request.url, headers: [...headers],
+    body: await request.arrayBuffer(), created: Date.now(), attempts: 0, next: 0, error: null,
+  };
+  // Behind a write that waits, a new one waits too: writes keep their order.
+  const behind = (await queued('writes')).some((item) => item.rule === rule.name);
+  if (!behind) {
+    try {
+      return await sendWrite(write);
+    } catch (error) {
+      write.error = describe(error);  // unreachable (an answer, even 5xx, is the page's)
+    }
+  }
+  await inQueue(['writes'], 'readwrite', (transaction) => transaction.objectStore('writes').add(write));
+  await tell({type: QUEUE_MESSAGE, event: 'queued',
+              detail: {id, method: write.method, url: write.url}});
+  const sync = self.registration.sync;
+  event.waitUntil(Promise.all([
+    sync ? sync.register(QUEUE_SYNC_TAG).catch(() => undefined) : undefined,
+    behind ? replay(true) : undefined,
+  ]).catch(() => undefined));
+  return new Response(JSON.stringify({queued: true, id}), {
+    status: 202,
+    statusText: 'Accepted',
+    headers: {'Content-Type': 'application/json', 'Appcache-Queued': id},
+  });
+}
+
+// Another try later: a network error, a 5xx, 429, or the server's 409 for a
+// write with this key still running.
+function retryable(response) {
+  return response.status >= 500 || response.status === 429
+    || (response.status === 409 && response.headers.has('Retry-After'));
+}
+
+async function answerOf(response) {
+  const text = await response.text().catch(() => '');
+  if ((response.headers.get('Content-Type') || '').includes('json')) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      // (not JSON after all: the text)
+    }
+  }
+  return text;
+}
+
+// The write is done with: removed, and a report kept until a page saw it.
+async function settle(write, name, detail) {
+  const report = await inQueue(['writes', 'reports'], 'readwrite', (transaction) => {
+    transaction.objectStore('writes').delete(write.seq);
+    return transaction.objectStore('reports').add({event: name, detail, time: Date.now()});
+  });
+  await tell({type: QUEUE_MESSAGE, event: name, detail, report});
+}
+
+let replaying = null;
+let replayAgain = false;
+let retryTimer = null;
+
+// Replays what waits, one write at a time per rule. `force`: also the writes
+// whose retry is not due yet (a page asked, or the browser is online again).
+function replay(force) {
+  if (!QUEUE.length) {
+    return Promise.resolve({replayed: 0, failed: 0, waiting: 0});
+  }
+  if (replaying) {
+    replayAgain = replayAgain || force;
+    return replaying;
+  }
+  replaying = (async () => {
+    let outcome = await replayAll(force);
+    while (replayAgain) {
+      replayAgain = false;
+      outcome = await replayAll(true);
+    }
+    return outcome;
+  })().finally(() => { replaying = null; });
+  return replaying;
+}
+
+async function replayAll(force) {
+  const outcome = {replayed: 0, failed: 0, waiting: 0};
+  const blocked = new Set();  // rules whose first write waits: the rest waits behind it
+  let due = Infinity;
+  for (const write of await queued('writes')) {
+    const rule = QUEUE.find((item) => item.name === write.rule);
+    if (!rule || Date.now() - write.created > rule.maxAge * 1000) {
+      outcome.failed++;
+      await settle(write, 'replay-failed', {
+        id: write.id, status: null,
+        reason: rule ? `expired: not sent within max_age (${rule.maxAge} s)`
+          : `its queue rule ${write.rule} is gone`,
+      });
+      continue;
+    }
+    if (blocked.has(write.rule) || (!force && write.next > Date.now())) {
+      blocked.add(write.rule);
+      outcome.waiting++;
+      due = Math.min(due, write.next);
+      continue;
+    }
+    let response = null;
+    try {
+      response = await sendWrite(write);
+    } catch (error) {
+      write.error = describe(error);
+    }
+    if (!response || retryable(response)) {
+      write.attempts += 1;
+      write.next = Date.now() + Math.min(1000 * 2 ** write.attempts, RETRY_MAX_MS);
+      if (response) {
+        write.error = 'the server answered ' + response.status;
+      }
+      await inQueue(['writes'], 'readwrite', (transaction) => transaction.objectStore('writes').put(write));
+      blocked.add(write.rule);
+      outcome.waiting++;
+      due = Math.min(due, write.next);
+      continue;
+    }
+    const answer = await answerOf(response);
+    if (response.status < 400) {
+      outcome.replayed++;
+      await settle(write, 'replayed', {id: write.id, status: response.status, response: answer});
+    } else {
+      // Refused (4xx): never sent again.
+      outcome.failed++;
+      await settle(write, 'replay-failed', {
+        id: write.id, status: response.status, reason: 'the server refused it', response: answer,
+      });
+    }
+  }
+  clearTimeout(retryTimer);
+  if (due !== Infinity) {
+    // (Lost if the browser stops the worker; its next start replays.)
+    retryTimer = setTimeout(() => replay(false), Math.max(0, due - Date.now()));
+  }
+  return outcome;
+}
+
+let replayedAtStart = false;
+function replayAtStart(event) {
+  if (QUEUE.length && !replayedAtStart) {
+    replayedAtStart = true;
+    event.waitUntil(replay(false).catch(() => undefined));
+  }
+}
+
+async function queueMessage(event, data) {
+  const port = event.ports[0];
+  if (data === 'quart-appcache:queue-replay') {
+    const outcome = await replay(true);
+    if (port) {
+      port.postMessage(outcome);
+    }
+  } else if (data === 'quart-appcache:queue-pending' && port) {
+    port.postMessage((await queued('writes')).map((write) => ({
+      id: write.id, method: write.method, url: write.url, rule: write.rule,
+      created: write.created, attempts: write.attempts, next: write.next, error: write.error,
+    })));
+  } else if (data === 'quart-appcache:queue-reports' && port) {
+    port.postMessage((await queued('reports')).map((report) => ({
+      type: QUEUE_MESSAGE, event: report.event, detail: report.detail, report: report.seq,
+    })));
+  } else if (data && data.type === 'quart-appcache:queue-seen' && Array.isArray(data.reports)) {
+    await inQueue(['reports'], 'readwrite', (transaction) => {
+      data.reports.forEach((seq) => transaction.objectStore('reports').delete(seq));
+    });
+  }
+}
+
+function isQueueMessage(data) {
+  return typeof data === 'string' ? data.startsWith('quart-appcache:queue-')
+    : Boolean(data && data.type === 'quart-appcache:queue-seen');
+}
+
+self.addEventListener('sync', (event) => {
+  if (event.tag === QUEUE_SYNC_TAG) {
+    event.waitUntil(replay(true).then((outcome) => {
+      if (outcome.waiting) {
+        throw new Error('writes still wait');  // the browser tries again later
+      }
+    }));
+  }
+});
+
 self.addEventListener('install', (event) => {
   event.waitUntil(precache().then(() => (UPDATE !== 'waiting' ? self.skipWaiting() : undefined)));
 });
@@ -787,12 +1046,16 @@ async function setPreload() {
 }
 
 self.addEventListener('activate', (event) => {
+  replayAtStart(event);
   event.waitUntil(activateCaches().then(setPreload).then(() => self.clients.claim()));
 });
 
 self.addEventListener('message', (event) => {
   const data = event.data;
-  if (data === 'quart-appcache:version' && event.ports[0]) {
+  replayAtStart(event);
+  if (isQueueMessage(data)) {
+    event.waitUntil(queueMessage(event, data).catch(() => undefined));
+  } else if (data === 'quart-appcache:version' && event.ports[0]) {
     event.ports[0].postMessage(VERSION);
   } else if (data === 'quart-appcache:versions' && event.ports[0]) {
     // The asking page's version (pinned: the one it was loaded with), this
@@ -825,8 +1088,13 @@ self.addEventListener('message', (event) => {
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
+  replayAtStart(event);
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    return;  // never touched: the network answers, as if there were no worker
+    const rule = queueRuleFor(request);
+    if (rule) {
+      event.respondWith(queueWrite(event, rule));
+    }
+    return;  // other writes: never touched, the network answers as if there were no worker
   }
   if (PINNED && request.mode === 'navigate') {
     event.waitUntil(pinPage(event.resultingClientId).catch(() => undefined));

@@ -92,7 +92,8 @@ async def worker_version(page: Page) -> str:
 # Records the page client's events from the first moment of every page.
 RECORD_EVENTS = """
 window.__appcacheEvents = [];
-for (const name of ['offline-ready', 'update-ready', 'update-failed']) {
+for (const name of ['offline-ready', 'update-ready', 'update-failed', 'queued', 'replayed',
+                    'replay-failed']) {
     window.addEventListener('appcache:' + name, (event) => {
         window.__appcacheEvents.push({name, detail: event.detail});
     });
