@@ -23,8 +23,8 @@ from .artifacts import BY_NAME, RENDERED, ArtifactName
 from .bundle import Revision, Snapshot, tracked_only
 from .colors import parse_css_color
 from .errors import TemplateError
-from .route_map import NonPages
 from .queue import queue_json
+from .route_map import NonPages
 from .runtime import rules_json
 from .serving import Artifact
 from .settings import Settings
