@@ -272,3 +272,23 @@ def test_a_bad_store_is_refused_at_init(tmp_path: Path, store: object, message: 
     app.config["APPCACHE_QUEUE_STORE"] = store
     with pytest.raises(ConfigError, match=message):
         Appcache(app)
+
+
+def test_the_documented_fastapi_settings_are_taken() -> None:
+    from fastapi import FastAPI
+    from fastapi.templating import Jinja2Templates
+
+    from quart_appcache.starlette import Appcache as StarletteAppcache
+    from quart_appcache.starlette import get_appcache
+
+    page = (Path(__file__).parents[2] / "docs" / "offline-writes.md").read_text()
+    snippet = page.split("With FastAPI or Starlette:", 1)[1].split("```python\n", 1)[1]
+    snippet = snippet.split("```", 1)[0]
+    app = FastAPI()
+    templates = Jinja2Templates(directory=".")
+    exec(snippet, {"app": app, "templates": templates, "Appcache": StarletteAppcache})
+    settings = get_appcache(app).settings
+    assert [(rule.match, rule.methods, rule.max_age) for rule in settings.queue] == [
+        ("/api/notes", ("POST", "PUT"), 3600.0)
+    ]
+    assert settings.queue_store == "redis://127.0.0.1:6379/0"

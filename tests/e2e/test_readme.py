@@ -94,3 +94,27 @@ async def test_a_quick_start_serves_the_page_and_the_worker_and_works_offline(
         await wait_prompt(page, "A new version is available.")
         assert await page.is_visible("appcache-prompt .reload")
         await context.close()
+
+
+NOTES = files(section("Offline writes"))
+
+
+async def test_the_offline_notes_form_saves_a_note_once(browser: Browser, tmp_path: Path) -> None:
+    import sqlite3
+
+    assert set(NOTES) == {"notes.py", "templates/notes.html", "static/notes.js"}
+    root = paste(tmp_path / "notes", NOTES)
+    with serve(root, module="notes:app", workers=2, logs=tmp_path / "logs") as server:
+        context = await browser.new_context()
+        page = await open_controlled(context, server.url + "/")
+        await context.set_offline(True)
+        await page.fill("input[name=text]", "written on a train")
+        await page.click("button")
+        await page.wait_for_selector("li:has-text('written on a train (waiting to be sent)')")
+        await context.set_offline(False)  # the page goes online: the worker replays
+        await page.wait_for_selector("li:has-text('written on a train (saved as #1)')")
+        await context.close()
+        with sqlite3.connect(root / "notes.sqlite3") as db:
+            rows = db.execute("SELECT id, text FROM notes").fetchall()
+        assert rows == [(1, "written on a train")]
+        assert server.requests().count("POST /api/notes") == 1
