@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import browser, trees
+from benchmarks import browser, queue, trees
 from benchmarks.apps import flask_app, quart_app, starlette_app
 from benchmarks.limits import hash_loop, hash_two_threads, stat_loop
 from benchmarks.load import run_load
@@ -567,4 +567,5 @@ SCENARIOS: dict[str, Callable[[Context], list[Row]]] = {
     "startup": startup,
     "preload": browser.preload,
     "workers": browser.workers,
+    "queue": queue.queue,
 }

@@ -170,6 +170,14 @@ class MemoryStore(AnswerStore):
         return item[0] if item is not None and item[1] > time.time() else None
 
 
+_SETUP = (
+    "PRAGMA journal_mode=WAL",
+    "CREATE TABLE IF NOT EXISTS appcache_answers "
+    "(key TEXT PRIMARY KEY, held TEXT NOT NULL, expires REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS appcache_answers_expires ON appcache_answers (expires)",
+)
+
+
 class SqliteStore(AnswerStore):
     """Answers in one SQLite file, shared by the processes of one host."""
 
@@ -199,14 +207,18 @@ class SqliteStore(AnswerStore):
             os.makedirs(folder, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=CALL_TIMEOUT, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS appcache_answers "
-                "(key TEXT PRIMARY KEY, held TEXT NOT NULL, expires REAL NOT NULL)"
-            )
-            db.execute(
-                "CREATE INDEX IF NOT EXISTS appcache_answers_expires ON appcache_answers (expires)"
-            )
+            deadline = time.monotonic() + CALL_TIMEOUT
+            for statement in _SETUP:
+                while True:
+                    try:
+                        db.execute(statement)
+                        break
+                    except sqlite3.OperationalError as error:
+                        # Workers starting at once on a new file: switching it to
+                        # WAL fails at once ("locked") rather than waiting.
+                        if "locked" not in str(error) or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.01)
         except BaseException:
             db.close()
             raise
@@ -220,6 +232,12 @@ class SqliteStore(AnswerStore):
     async def claim(self, key: str, fingerprint: str, token: str, lease: float) -> Held | None:
         def claim(db: sqlite3.Connection) -> Held | None:
             now = time.time()
+            # A key answered before needs no write lock (replays are the common case).
+            row = db.execute(
+                "SELECT held FROM appcache_answers WHERE key = ? AND expires > ?", (key, now)
+            ).fetchone()
+            if row is not None:
+                return _loads(row[0])
             db.execute("BEGIN IMMEDIATE")
             try:
                 row = db.execute(
@@ -300,6 +318,13 @@ class SqliteStore(AnswerStore):
             raise _failed(self.url, error) from error
 
 
+# What the key holds, or (nil) it is now the caller's: one atomic round trip.
+_CLAIM = """
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"""
 # Deletes a claim only while it is still the caller's and unfinished.
 _RELEASE = """
 local held = redis.call('GET', KEYS[1])
@@ -334,18 +359,12 @@ class RedisStore(AnswerStore):
 
     async def claim(self, key: str, fingerprint: str, token: str, lease: float) -> Held | None:
         pending = _dumps(Held(fingerprint, None, token))
-        for _ in range(3):  # (a key can expire between the SET and the GET)
-            taken = await self._call(
-                lambda client: client.set(
-                    self.PREFIX + key, pending, nx=True, px=max(1, int(lease * 1000))
-                )
+        raw = await self._call(
+            lambda client: client.eval(
+                _CLAIM, 1, self.PREFIX + key, pending, max(1, int(lease * 1000))
             )
-            if taken:
-                return None
-            raw = await self._call(lambda client: client.get(self.PREFIX + key))
-            if raw is not None:
-                return _loads(raw)
-        raise StoreError(f"The write queue's store {self.url!r} kept losing the key {key!r}.")
+        )
+        return _loads(raw) if raw is not None else None
 
     async def finish(self, key: str, held: Held, ttl: float) -> None:
         await self._call(

@@ -112,7 +112,10 @@ class Writes:
             purging.cancel()
             await asyncio.gather(purging, return_exceptions=True)
         self._opened = Shared()
-        await self.store.close()
+        try:
+            await self.store.close()
+        except (StoreError, OSError) as error:  # (shutting down: said, not raised)
+            logger.warning("quart_appcache: closing %s failed: %s", self.setting, error)
 
     async def _purge(self) -> None:
         while True:

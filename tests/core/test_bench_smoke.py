@@ -46,6 +46,7 @@ def test_benchmarks_run_in_smoke_mode(tmp_path: Path) -> None:
         "startup, many",
         "preload",
         "workers, 20 files",
+        "queue, per request",
     ):
         assert any(name == scenario for name, _ in measures), scenario
     assert {"serve, uvicorn", "serve, hypercorn", "load, uvicorn"} <= {
