@@ -230,7 +230,6 @@ class IdempotencyMiddleware:
         fingerprint: str,
         rule: QueueRule,
     ) -> None:
-        store = self.writes.store
         limit = self.writes.max_answer
         start: Message | None = None
         chunks: list[bytes] = []
@@ -258,9 +257,13 @@ class IdempotencyMiddleware:
                     chunks.append(piece)
                 if not message.get("more_body", False) and start["status"] < 500:
                     # On record before the client has it all: an answer lost
-                    # on the way is replayed from here.
+                    # on the way is replayed from here. Shielded: a server
+                    # that cancels the app when the client goes (hypercorn)
+                    # must not leave the key claimed and unanswered.
                     finished = True
-                    await self._finish(stored_key, fingerprint, start, chunks, size, rule)
+                    await asyncio.shield(
+                        self._finish(stored_key, fingerprint, start, chunks, size, rule)
+                    )
             with contextlib.suppress(OSError):  # (gone: the answer is on record)
                 await send(message)
 
@@ -268,10 +271,13 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, keep)
         finally:
             if not finished:
-                try:
-                    await store.release(stored_key, token)
-                except StoreError as error:
-                    logger.error("quart_appcache: %s", error)
+                await asyncio.shield(self._release(stored_key, token))
+
+    async def _release(self, stored_key: str, token: str) -> None:
+        try:
+            await self.writes.store.release(stored_key, token)
+        except StoreError as error:
+            logger.error("quart_appcache: %s", error)
 
     async def _finish(
         self,

@@ -292,3 +292,27 @@ def test_the_documented_fastapi_settings_are_taken() -> None:
         ("/api/notes", ("POST", "PUT"), 3600.0)
     ]
     assert settings.queue_store == "redis://127.0.0.1:6379/0"
+
+
+async def test_a_key_still_running_past_the_wait_is_409_with_retry_after(
+    http: tuple[httpx.AsyncClient, Notes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quart_appcache import idempotency
+
+    monkeypatch.setattr(idempotency, "WAIT", 0.2)
+    client, notes = http
+    key = str(uuid.uuid4())
+    body = {"text": "slow", "delay": 1.0}
+    first = asyncio.ensure_future(post(client, body, key))
+    for _ in range(100):  # until the first one runs
+        if notes.calls("slow"):
+            break
+        await asyncio.sleep(0.01)
+    second = await post(client, body, key)
+    assert second.status_code == 409
+    assert second.headers["retry-after"] == "1"
+    assert "still running" in second.json()["error"]
+    assert (await first).status_code == 201
+    third = await post(client, body, key)
+    assert (third.status_code, third.headers["idempotent-replayed"]) == (201, "true")
+    assert notes.calls("slow") == 1

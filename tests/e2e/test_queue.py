@@ -262,6 +262,11 @@ async def test_refused_retried_and_expired_replays(
         ids[body["text"]] = answer["body"]["id"]
     pending = await page.evaluate("window.appcache.pending()")
     assert [item["id"] for item in pending] == list(ids.values())  # in order
+    # Background Sync is asked to wake the worker once the browser is online.
+    tags = await page.evaluate(
+        "navigator.serviceWorker.ready.then((registration) => registration.sync.getTags())"
+    )
+    assert "quart-appcache:queue" in tags
     # The draft's rule keeps it DRAFTS_MAX_AGE seconds.
     created = next(item["created"] for item in pending if item["id"] == ids[draft])
     await until(page, "(until) => Date.now() > until", created + DRAFTS_MAX_AGE * 1000 + 100)

@@ -80,8 +80,18 @@ def test_settings_defaults_match_the_quart_adapter() -> None:
     settings = Appcache().settings
     quart_app = Quart(__name__)
     quart_settings = quart_appcache.Appcache(quart_app).site(quart_app).settings
+    # The defaults that name a folder differ: the instance folder, or base_dir.
+    assert settings.queue_store == "sqlite:///appcache-queue.sqlite3"
+    assert quart_settings.queue_store == "sqlite:///" + str(
+        Path(quart_app.instance_path) / "appcache-queue.sqlite3"
+    )
     assert settings == quart_settings.__class__(
-        **{**quart_settings.__dict__, "build_dir": None, "names": settings.names}
+        **{
+            **quart_settings.__dict__,
+            "build_dir": None,
+            "queue_store": settings.queue_store,
+            "names": settings.names,
+        }
     )
 
 
