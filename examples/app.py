@@ -45,6 +45,10 @@ def create_app(**config: Any) -> Quart:
         APPCACHE_RUNTIME=[VISITED_PAGES],
         # The ready-made prompt: "ready to work offline", and "a new version".
         APPCACHE_SW_PROMPT=True,
+        # Offline writes: a note added offline is queued by the worker and
+        # saved once when the server is back (answers kept in SQLite, in the
+        # app's instance folder).
+        APPCACHE_QUEUE=[{"match": "/api/notes", "methods": ["POST"], "name": "notes"}],
         # Installable: a web app manifest and icons generated from one image.
         APPCACHE_WEB_MANIFEST=WEB_MANIFEST,
         APPCACHE_ICON="icon.png",
@@ -74,6 +78,16 @@ def create_app(**config: Any) -> Quart:
     @app.route("/api/echo", methods=["POST"])
     async def echo() -> dict[str, str]:
         return {"ok": "yes"}
+
+    notes: list[dict[str, Any]] = []  # (the example's database)
+
+    @app.post("/api/notes")
+    async def add_note() -> tuple[dict[str, Any], int]:
+        text = str((await request.get_json(silent=True) or {}).get("text", "")).strip()
+        if not text:
+            return {"error": "a note needs some text"}, 400
+        notes.append({"id": len(notes) + 1, "text": text})
+        return notes[-1], 201
 
     appcache.add_urls("/", "/offline")
     appcache.add_folder("static", base="/static")

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
 from quart_appcache.starlette import Appcache
 
@@ -29,12 +30,17 @@ HERE = Path(__file__).parent
 async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE pages (name TEXT PRIMARY KEY, title TEXT)")
+    db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
     db.executemany(
         "INSERT INTO pages VALUES (?, ?)",
         [("index", "Works offline"), ("offline", "You are offline"), ("live", "Live page")],
     )
     yield {"db": db}
     db.close()
+
+
+class Note(BaseModel):
+    text: str
 
 
 def base(request: Request) -> dict[str, Any]:
@@ -72,6 +78,12 @@ def create_app() -> FastAPI:
     async def echo() -> dict[str, str]:
         return {"ok": "yes"}
 
+    @app.post("/api/notes", status_code=201)
+    async def add_note(note: Note, request: Request) -> dict[str, Any]:
+        # Queued by the worker when offline, applied once (queue= below).
+        row = request.state.db.execute("INSERT INTO notes (text) VALUES (?)", (note.text,))
+        return {"id": row.lastrowid, "text": note.text}
+
     appcache = Appcache(
         app,
         templates=templates,
@@ -83,6 +95,10 @@ def create_app() -> FastAPI:
         runtime=[
             {"match": "navigate", "strategy": "network-first", "timeout": 3, "max_entries": 50}
         ],
+        # Offline writes: the answers are kept in appcache-queue.sqlite3 in the
+        # working folder (APPCACHE_QUEUE_STORE="redis://..." for several hosts).
+        queue=[{"match": "/api/notes", "methods": ["POST"], "name": "notes"}],
+        queue_store=os.environ.get("APPCACHE_QUEUE_STORE") or None,
         web_manifest={
             "name": "quart_appcache example (FastAPI)",
             "short_name": "Offline example",

@@ -289,3 +289,33 @@ async def test_refused_retried_and_expired_replays(
     assert notes_server.notes.calls(draft) == 0
     assert await page.evaluate("window.appcache.pending()") == []
     assert json.dumps(await events(page)).count(ids[refused]) == 2  # queued, replay-failed
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize(
+    ("kind", "module"), [("hypercorn", "app:app"), ("uvicorn", "fastapi_app:app")]
+)
+async def test_the_examples_notes_form_works_offline(
+    browser: Browser, tmp_path: Path, kind: str, module: str
+) -> None:
+    from .servers import copy_example
+
+    root = copy_example(tmp_path / "example")
+    with serve(root, kind=kind, module=module, workers=2, logs=tmp_path / "logs") as server:
+        context = await browser.new_context()
+        try:
+            page = await open_controlled(context, server.url + "/")
+            await context.set_offline(True)
+            await page.fill("#note-form input", "from the basement")
+            await page.click("#note-form button")
+            await page.wait_for_selector("#notes li:has-text('(waiting to be sent)')")
+            await context.set_offline(False)
+            await page.wait_for_selector("#notes li:has-text('from the basement (saved as #1)')")
+        finally:
+            await context.close()
+    store = (
+        root / "instance" / "appcache-queue.sqlite3"
+        if module == "app:app"
+        else root / "appcache-queue.sqlite3"
+    )
+    assert store.exists()
