@@ -160,7 +160,9 @@ class IdempotencyMiddleware:
         if body is None:  # the client went away
             return
         fingerprint = await _fingerprint(scope, body)
-        stored_key = f"{scope['method']} {path} {key}"
+        # Scoped to the method and the whole path: under Mount("/{tenant}"),
+        # one key sent to two tenants is two writes.
+        stored_key = f"{scope['method']} {scope.get('root_path', '')}{path} {key}"
         token = uuid.uuid4().hex
         try:
             await self.writes.open()

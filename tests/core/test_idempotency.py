@@ -25,18 +25,18 @@ class SlowStore(MemoryStore):
         await super().finish(key, held, ttl)
 
 
-def scope(key: str) -> dict[str, Any]:
+def scope(key: str, root_path: str = "") -> dict[str, Any]:
     return {
         "type": "http",
         "method": "POST",
-        "path": "/api/notes",
-        "root_path": "",
+        "path": root_path + "/api/notes",
+        "root_path": root_path,
         "query_string": b"",
         "headers": [(b"idempotency-key", key.encode())],
     }
 
 
-async def call(app: Any, key: str) -> list[dict[str, Any]]:
+async def call(app: Any, key: str, root_path: str = "") -> list[dict[str, Any]]:
     sent: list[dict[str, Any]] = []
     given = False
 
@@ -51,7 +51,7 @@ async def call(app: Any, key: str) -> list[dict[str, Any]]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(scope(key), receive, send)
+    await app(scope(key, root_path), receive, send)
     return sent
 
 
@@ -68,7 +68,7 @@ async def test_a_request_cancelled_while_its_answer_is_recorded_still_records_it
     store = SlowStore()
     middleware = IdempotencyMiddleware(app, Writes(RULES, store, None))
     request = asyncio.ensure_future(call(middleware, "k1"))
-    await store.finishing.wait()
+    await asyncio.wait_for(store.finishing.wait(), 5)
     request.cancel()
     await asyncio.gather(request, return_exceptions=True)
     replay = await call(middleware, "k1")
@@ -89,8 +89,26 @@ async def test_a_request_cancelled_before_its_answer_releases_the_key() -> None:
 
     middleware = IdempotencyMiddleware(app, Writes(RULES, MemoryStore(), None))
     request = asyncio.ensure_future(call(middleware, "k2"))
-    await started.wait()
+    await asyncio.wait_for(started.wait(), 5)
     request.cancel()
     await asyncio.gather(request, return_exceptions=True)
     assert await middleware.writes.store.get("POST /api/notes k2") is None
+    await middleware.writes.close()
+
+
+async def test_one_key_under_two_url_prefixes_is_two_writes() -> None:
+    # Mount("/{tenant}", app): the tenants' writes never answer each other.
+    calls = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["root_path"])
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": scope["root_path"].encode()})
+
+    middleware = IdempotencyMiddleware(app, Writes(RULES, MemoryStore(), None))
+    for prefix in ("/a", "/b", "/a"):
+        await call(middleware, "same", prefix)
+    assert calls == ["/a", "/b"]
+    replay = await call(middleware, "same", "/b")
+    assert replay[1]["body"] == b"/b"
     await middleware.writes.close()
