@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ConfigError, InvalidURLError
+from .runtime import check_rule_list, rule_name
 from .urls import check_prefix
 
 __all__ = ["WRITE_METHODS", "QueueRule", "check_queue", "queue_json", "rule_for"]
@@ -66,33 +67,12 @@ def check_queue(value: object, key: str) -> tuple[QueueRule, ...]:
     Raises:
         ConfigError: naming the rule by position and the bad member.
     """
-    if isinstance(value, str | Mapping) or not isinstance(value, list | tuple):
-        raise ConfigError(
-            f"{key} is {value!r}; give a list of rules like "
-            "[{'match': '/api/notes', 'methods': ['POST']}]."
-        )
-    rules = tuple(_rule(item, f"{key}[{index}]", index) for index, item in enumerate(value))
-    names = [rule.name for rule in rules]
-    for index, name in enumerate(names):
-        if name in names[:index]:
-            raise ConfigError(
-                f"{key}[{index}] has the name {name!r} of an earlier rule; give each rule "
-                "its own name."
-            )
-    return rules
+    return check_rule_list(
+        value, key, MEMBERS, _rule, example="{'match': '/api/notes', 'methods': ['POST']}"
+    )
 
 
-def _rule(item: object, where: str, index: int) -> QueueRule:
-    if not isinstance(item, Mapping):
-        raise ConfigError(
-            f"{where} is {item!r}; give a dict with 'match', like {{'match': '/api/'}}."
-        )
-    unknown = [member for member in item if member not in MEMBERS]
-    if unknown:
-        raise ConfigError(
-            f"{where} has the unknown member {unknown[0]!r}; the members are "
-            f"{', '.join(repr(member) for member in MEMBERS)}."
-        )
+def _rule(item: Mapping[str, object], where: str, index: int) -> QueueRule:
     try:
         match = check_prefix(item.get("match"), source=f"{where}['match']")
     except InvalidURLError as error:
@@ -116,9 +96,7 @@ def _rule(item: object, where: str, index: int) -> QueueRule:
             f"{where}['max_age'] is {max_age!r}; give the seconds a queued write may wait "
             "(and its answer is kept), a number above 0."
         )
-    name = item.get("name", f"queue-{index}")
-    if not isinstance(name, str) or not name or any(c.isspace() for c in name):
-        raise ConfigError(f"{where}['name'] is {name!r}; give a name without spaces.")
+    name = rule_name(item, where, f"queue-{index}")
     return QueueRule(
         match=match,
         methods=tuple(dict.fromkeys(method.upper() for method in methods)),

@@ -10,13 +10,14 @@ checked here, at ``init_app``; errors name the rule by its position
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from .errors import ConfigError, InvalidURLError
 from .urls import check_prefix
 
-__all__ = ["STRATEGIES", "Rule", "check_rules", "rules_json"]
+__all__ = ["STRATEGIES", "Rule", "check_rule_list", "check_rules", "rule_name", "rules_json"]
 
 STRATEGIES = ("network-first", "stale-while-revalidate", "cache-first", "network-only")
 MEMBERS = ("match", "strategy", "timeout", "max_entries", "max_age", "name", "notify", "preload")
@@ -61,31 +62,77 @@ def check_rules(value: object, key: str) -> tuple[Rule, ...]:
     Raises:
         ConfigError: naming the rule by position and the bad member.
     """
+    return check_rule_list(
+        value,
+        key,
+        MEMBERS,
+        _rule,
+        example="{'match': 'navigate', 'strategy': 'network-first'}",
+        named="the cache name",
+    )
+
+
+R = TypeVar("R", bound="Named")
+
+
+class Named(Protocol):
+    """A checked rule: each in a list has its own name."""
+
+    @property
+    def name(self) -> str: ...
+
+
+def check_rule_list(
+    value: object,
+    key: str,
+    members: tuple[str, ...],
+    check: Callable[[Mapping[str, object], str, int], R],
+    *,
+    example: str,
+    named: str = "the name",
+) -> tuple[R, ...]:
+    """Check a setting that is a list of rule dicts (runtime caching, the write queue):
+    each a dict of known ``members`` checked by ``check``, their names unique.
+
+    Raises:
+        ConfigError: naming the rule by position (``KEY[1]``) and the bad member.
+    """
     if isinstance(value, str | Mapping) or not isinstance(value, list | tuple):
-        raise ConfigError(
-            f"{key} is {value!r}; give a list of rules like "
-            "[{'match': 'navigate', 'strategy': 'network-first'}]."
-        )
-    rules = tuple(_rule(item, f"{key}[{index}]", index) for index, item in enumerate(value))
-    names = [rule.name for rule in rules]
-    for index, name in enumerate(names):
-        if name in names[:index]:
+        raise ConfigError(f"{key} is {value!r}; give a list of rules like [{example}].")
+    rules: list[R] = []
+    for index, item in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} is {item!r}; give a dict like {example}.")
+        unknown = [member for member in item if member not in members]
+        if unknown:
             raise ConfigError(
-                f"{key}[{index}] has the cache name {name!r} of an earlier rule; give each "
-                "rule its own name."
+                f"{where} has the unknown member {unknown[0]!r}; the members are "
+                f"{', '.join(repr(member) for member in members)}."
             )
-    return rules
+        rule = check(item, where, index)
+        if any(earlier.name == rule.name for earlier in rules):
+            raise ConfigError(
+                f"{where} has {named} {rule.name!r} of an earlier rule; give each rule its "
+                "own name."
+            )
+        rules.append(rule)
+    return tuple(rules)
 
 
-def _rule(item: object, where: str, index: int) -> Rule:
-    if not isinstance(item, Mapping):
-        raise ConfigError(f"{where} is {item!r}; give a dict with 'match' and 'strategy'.")
-    unknown = [member for member in item if member not in MEMBERS]
-    if unknown:
-        raise ConfigError(
-            f"{where} has the unknown member {unknown[0]!r}; the members are "
-            f"{', '.join(repr(member) for member in MEMBERS)}."
-        )
+def rule_name(item: Mapping[str, object], where: str, default: str) -> str:
+    """A rule's ``name`` member (``default`` when absent): a word without spaces.
+
+    Raises:
+        ConfigError: naming the member.
+    """
+    name = item.get("name", default)
+    if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+        raise ConfigError(f"{where}['name'] is {name!r}; give a name without spaces.")
+    return name
+
+
+def _rule(item: Mapping[str, object], where: str, index: int) -> Rule:
     strategy = item.get("strategy")
     if strategy not in STRATEGIES:
         shown = ", ".join(repr(choice) for choice in STRATEGIES)
@@ -121,9 +168,7 @@ def _rule(item: object, where: str, index: int) -> Rule:
             f"{where}['preload'] is True, but navigation preload is for a 'navigate' rule "
             "that goes to the network first ('network-first' or 'network-only')."
         )
-    name = item.get("name", f"runtime-{index}")
-    if not isinstance(name, str) or not name or any(c.isspace() for c in name):
-        raise ConfigError(f"{where}['name'] is {name!r}; give a cache name without spaces.")
+    name = rule_name(item, where, f"runtime-{index}")
     return Rule(
         match=_match(item.get("match"), where),
         strategy=strategy,
