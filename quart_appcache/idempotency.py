@@ -152,7 +152,7 @@ class IdempotencyMiddleware:
             await _plain(
                 send,
                 400,
-                f"The Idempotency-Key header {key!r} is not 1-255 printable "
+                f"The Idempotency-Key header {key[:64]!r} is not 1-255 printable "
                 "ASCII characters; send a UUID.",
             )
             return
