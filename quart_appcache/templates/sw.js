@@ -778,6 +778,8 @@ async function fromRuntime(event, rule, request, url) {
 }
 
 // -- offline writes (APPCACHE_QUEUE) ------------------------------------------
+// (Only in the worker of an app with queue rules: the others never download it.)
+{% if queue != '[]' %}
 // A matching same-origin write that cannot reach the server is kept in
 // IndexedDB and replayed in order, each with the Idempotency-Key the server
 // applies once. What happened to a replay is kept as a report until a page
@@ -1033,6 +1035,15 @@ self.addEventListener('sync', (event) => {
     }));
   }
 });
+{% else %}
+function queueRuleFor() {
+  return null;
+}
+function replayAtStart() {}
+function isQueueMessage() {
+  return false;
+}
+{% endif %}
 
 self.addEventListener('install', (event) => {
   event.waitUntil(precache().then(() => (UPDATE !== 'waiting' ? self.skipWaiting() : undefined)));

@@ -821,3 +821,27 @@ async def test_an_install_in_progress_is_never_cleaned_away(site, tmp_path: Path
     assert newer_key in result["cache"]
     assert ORIGIN + "/__appcache/version/v3" in result["pins"]
     assert ORIGIN + "/__appcache/version/v1" not in result["pins"]
+
+
+async def test_only_a_worker_with_queue_rules_carries_the_queue(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    plain, plain_cache = make_app()
+    plain_cache.add_urls("/")
+    queued, queued_cache = make_app(APPCACHE_QUEUE=[{"match": "/api/notes", "methods": ["POST"]}])
+    queued_cache.add_urls("/")
+    sizes = {}
+    for name, app in (("plain", plain), ("queue", queued)):
+        (tmp_path / name).mkdir()
+        path = await script(app, tmp_path / name)
+        subprocess.run([str(NODE), "--check", str(path)], check=True, timeout=30)
+        source = path.read_text()
+        sizes[name] = len(source)
+        assert ("indexedDB" in source) is (name == "queue"), name
+        # Either way the worker installs what it precaches.
+        keys = await precache_keys(app)
+        result = run_sw(path, tmp_path / name, install=True, bodies=await served(app, list(keys)))
+        assert result["install"] == "ok", result
+    assert sizes["queue"] - sizes["plain"] > 5000  # what the others never download
+    rule = 'const QUEUE = [{"match": "/api/notes", "methods": ["POST"], "maxAge": 86400.0'
+    assert rule in (tmp_path / "queue" / "sw.js").read_text()
