@@ -184,7 +184,8 @@ def run_build(site: Site, output: str | None, show_traceback: bool) -> None:
 
 def run_show(site: Site, show_traceback: bool) -> None:
     """List the tracked URLs with their sizes, origins and revisions, the
-    version, and the page loads the worker never answers with the fallback."""
+    version, the page loads the worker never answers with the fallback, and
+    the writes it queues."""
     snapshot = _guarded(lambda: asyncio.run(_computed(site, None)), show_traceback).snapshot
     own = [item for item in snapshot.revisions if item.kind == "own"]
     discovered = set(snapshot.discovery.pages)
@@ -212,6 +213,13 @@ def run_show(site: Site, show_traceback: bool) -> None:
             click.echo(f"  under {prefix}")
         for source, flags in excluded["patterns"]:
             click.echo(f"  matching /{source}/{flags}")
+    if site.writes is not None:
+        click.echo(f"writes queued offline, applied once (answers in {site.writes.store.url}):")
+        for rule in site.settings.queue:
+            click.echo(
+                f"  {', '.join(rule.methods)} under {rule.match} "
+                f"(queue {rule.name!r}, kept {rule.max_age:g} s)"
+            )
 
 
 def verify_command() -> click.Command:

@@ -316,3 +316,22 @@ async def test_a_key_still_running_past_the_wait_is_409_with_retry_after(
     third = await post(client, body, key)
     assert (third.status_code, third.headers["idempotent-replayed"]) == (201, "true")
     assert notes.calls("slow") == 1
+
+
+async def test_show_lists_the_queued_writes_and_their_store(framework: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from quart_appcache.cli import run_show
+
+    from .test_contract import _command
+
+    app, _ = notes_app(framework, tmp_path)
+    extension = app.extensions["appcache"] if framework == "quart" else app.state.appcache
+    site = extension.site(app)
+    result = await asyncio.to_thread(CliRunner().invoke, _command(lambda: run_show(site, False)))
+    assert result.exit_code == 0, result.output
+    tail = result.output.split("writes queued offline, applied once (answers in memory):\n", 1)[1]
+    assert tail.splitlines() == [
+        "  POST, PUT under /api/notes (queue 'notes', kept 86400 s)",
+        "  POST, PUT, PATCH, DELETE under /api/drafts (queue 'drafts', kept 2 s)",
+    ]
