@@ -34,6 +34,7 @@ from typing import Any
 from .answer_store import Answer, AnswerStore, Held
 from .errors import StoreError
 from .queue import QueueRule, rule_for
+from .serving import Reply, header, send_reply
 from .tasks import Shared
 from .tracked import route_path
 
@@ -56,8 +57,6 @@ WAIT = 10.0
 POLL = 0.05
 RETRY_AFTER = "1"
 PURGE_EVERY = 300.0
-# Bodies above this are fingerprinted on a thread (below it the hop costs more).
-THREAD_HASH_BYTES = 256 * 1024
 
 
 class Writes:
@@ -142,7 +141,7 @@ class IdempotencyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        key = _header(scope, HEADER)
+        key = header(scope, HEADER)
         path = route_path(scope["path"], scope.get("root_path", ""))
         rule = rule_for(self.writes.rules, scope["method"], path) if key is not None else None
         if rule is None or key is None:
@@ -214,12 +213,12 @@ class IdempotencyMiddleware:
             )
         else:
             answer = held.answer
-            headers = [*answer.headers, (b"idempotent-replayed", b"true")]
-            if answer.dropped:
-                headers = [(k, v) for k, v in headers if k != b"content-length"]
-                headers.append((b"content-length", b"0"))
-            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-            await send({"type": "http.response.body", "body": answer.body})
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers]
+            if answer.dropped:  # (the body was over the limit: the status and headers)
+                headers = [(k, v) for k, v in headers if k != "content-length"]
+                headers.append(("content-length", "0"))
+            headers.append(("idempotent-replayed", "true"))
+            await send_reply(send, Reply(answer.status, tuple(headers), answer.body))
 
     async def _run(
         self,
@@ -306,13 +305,6 @@ class IdempotencyMiddleware:
             logger.error("quart_appcache: the answer to %r was not recorded: %s", stored_key, error)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if bytes(key).lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 async def _body(receive: Receive) -> bytes | None:
     parts: list[bytes] = []
     while True:
@@ -330,30 +322,27 @@ async def _fingerprint(scope: Scope, body: bytes) -> str:
         for part in (
             scope["method"].encode(),
             bytes(scope.get("query_string", b"")),
-            (_header(scope, b"content-type") or "").encode("latin-1"),
+            (header(scope, b"content-type") or "").encode("latin-1"),
         ):
             sha.update(len(part).to_bytes(8, "big") + part)
         sha.update(body)
         return sha.hexdigest()
 
-    if len(body) > THREAD_HASH_BYTES:
-        return await asyncio.to_thread(digest)
-    return digest()
+    return await asyncio.to_thread(digest)  # (never hashing on the event loop)
 
 
 async def _plain(send: Send, status: int, text: str, *, retry_after: str | None = None) -> None:
-    await _reply(send, status, b"text/plain; charset=utf-8", text.encode(), retry_after)
+    await _reply(send, status, "text/plain; charset=utf-8", text.encode(), retry_after)
 
 
 async def _json(send: Send, status: int, value: object, *, retry_after: str | None = None) -> None:
-    await _reply(send, status, b"application/json", json.dumps(value).encode(), retry_after)
+    await _reply(send, status, "application/json", json.dumps(value).encode(), retry_after)
 
 
 async def _reply(
-    send: Send, status: int, content_type: bytes, body: bytes, retry_after: str | None
+    send: Send, status: int, content_type: str, body: bytes, retry_after: str | None
 ) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    headers = [("content-type", content_type), ("content-length", str(len(body)))]
     if retry_after is not None:
-        headers.append((b"retry-after", retry_after.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        headers.append(("retry-after", retry_after))
+    await send_reply(send, Reply(status, tuple(headers), body))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import BY_NAME, ArtifactName
 from .errors import AppcacheError
@@ -27,8 +28,10 @@ __all__ = [
     "etag_matches",
     "gone",
     "gzip_bytes",
+    "header",
     "not_found",
     "reply_for",
+    "send_reply",
     "unavailable",
 ]
 
@@ -104,6 +107,28 @@ class Reply:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+
+
+def header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    """The first value of the request header ``name`` (lower case) in an ASGI scope."""
+    for key, value in scope.get("headers", []):
+        if bytes(key).lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def send_reply(send: Callable[[dict[str, Any]], Awaitable[None]], reply: Reply) -> None:
+    """Send ``reply`` through an ASGI ``send``."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": reply.status,
+            "headers": [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": reply.body})
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..asgi_render import is_render_scope
 from ..clash import check_unrouted
 from ..idempotency import IdempotencyMiddleware
-from ..serving import Reply, answer
+from ..serving import answer, header, send_reply
 from ..site import Site
 from ..tracked import cache_control_for_tracked, request_key, route_path
 from .host import StarletteHost
@@ -69,11 +69,11 @@ class AppcacheMiddleware:
             path,
             method=scope["method"],
             root_path=root_path,
-            if_none_match=_header(scope, b"if-none-match"),
-            accept_encoding=_header(scope, b"accept-encoding"),
+            if_none_match=header(scope, b"if-none-match"),
+            accept_encoding=header(scope, b"accept-encoding"),
         )
         if reply is not None:
-            await _send_reply(send, reply)
+            await send_reply(send, reply)
             return
         if scope["method"] in ("GET", "HEAD"):
             tracked = await self.site.matcher()
@@ -126,23 +126,3 @@ class AppcacheMiddleware:
             await send(message)
 
         await self.app(scope, app_receive, app_send)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-async def _send_reply(send: Send, reply: Reply) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": reply.status,
-            "headers": [
-                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": reply.body})

@@ -132,6 +132,20 @@ async def wait_prompt(page: Page, text: str) -> None:
     )
 
 
+async def until(
+    page: Page, condition: str, arg: object = None, limit_ms: float = TIMEOUT_MS
+) -> None:
+    """Poll ``condition`` (a function's source) with page.evaluate until it holds.
+
+    (page.wait_for_function evaluates its predicate with eval, which a strict
+    policy forbids, and does not await a promise; page.evaluate does both.)
+    """
+    deadline = asyncio.get_running_loop().time() + limit_ms / 1000
+    while not await page.evaluate(condition, arg):
+        assert asyncio.get_running_loop().time() < deadline, f"never held: {condition}"
+        await asyncio.sleep(0.05)
+
+
 async def events(page: Page) -> list[dict[str, object]]:
     """The page client's events this page saw so far, in order."""
     seen: list[dict[str, object]] = await page.evaluate("window.__appcacheEvents")

@@ -4,13 +4,12 @@ Reload and Later, keyboard use, no CSP violation, no axe-core violation."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page
 
-from .browser import RECORD_EVENTS, TIMEOUT_MS, open_controlled, prompt
+from .browser import RECORD_EVENTS, open_controlled, prompt, until
 from .npm_packages import axe_source
 from .servers import copy_example, free_port, serve
 from .test_updates import count_navigations, sw_version
@@ -51,20 +50,6 @@ document.addEventListener('securitypolicyviolation', (event) => {
     window.__violations.push(event.violatedDirective + ' ' + event.blockedURI);
 });
 """
-
-
-async def until(
-    page: Page, condition: str, arg: object = None, limit_ms: float = TIMEOUT_MS
-) -> None:
-    """Poll ``condition`` (a function's source) with page.evaluate until it holds.
-
-    (page.wait_for_function evaluates its predicate with eval, which the
-    strict policy forbids; page.evaluate goes through DevTools.)
-    """
-    deadline = asyncio.get_running_loop().time() + limit_ms / 1000
-    while not await page.evaluate(condition, arg):
-        assert asyncio.get_running_loop().time() < deadline, f"never held: {condition}"
-        await asyncio.sleep(0.05)
 
 
 async def wait_prompt(page: Page, text: str) -> None:

@@ -20,7 +20,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from ..notes_app import DRAFTS_MAX_AGE, Notes
-from .browser import ARGS, CHROMIUM, RECORD_EVENTS, TIMEOUT_MS, events, open_controlled
+from .browser import ARGS, CHROMIUM, RECORD_EVENTS, TIMEOUT_MS, events, open_controlled, until
 from .servers import REPO, Server, free_port, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -70,15 +70,7 @@ async def post(page: Page, path: str, body: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-async def until(page: Page, condition: str, arg: object = None) -> None:
-    """Poll ``condition`` in the page until it holds."""
-    deadline = asyncio.get_running_loop().time() + TIMEOUT_MS / 1000
-    while not await page.evaluate(condition, arg):
-        assert asyncio.get_running_loop().time() < deadline, f"never held: {condition}"
-        await asyncio.sleep(0.05)
-
-
-async def wait_event(page: Page, name: str, id: str) -> dict[str, Any]:
+async def wait_write_event(page: Page, name: str, id: str) -> dict[str, Any]:
     """The detail of the event ``name`` for the write ``id``, once the page saw it."""
     await until(
         page,
@@ -130,7 +122,7 @@ async def test_a_write_made_offline_is_replayed_after_the_browser_restarts(
         assert answer["body"]["queued"] is True
         write_id = answer["body"]["id"]
         assert answer["queued"] == write_id
-        queued = await wait_event(page, "queued", write_id)
+        queued = await wait_write_event(page, "queued", write_id)
         assert queued["method"] == "POST"
         assert queued["url"] == notes_server.url + "/api/notes"
         pending = await page.evaluate("window.appcache.pending()")
@@ -143,7 +135,7 @@ async def test_a_write_made_offline_is_replayed_after_the_browser_restarts(
             page = second.pages[0] if second.pages else await second.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             await page.goto(notes_server.url + "/")
-            replayed = await wait_event(page, "replayed", write_id)
+            replayed = await wait_write_event(page, "replayed", write_id)
             assert replayed["status"] == 201
             assert replayed["response"]["text"] == text
             assert replayed["response"]["key"] == write_id  # the Idempotency-Key it carried
@@ -225,7 +217,7 @@ async def test_an_answer_lost_on_the_way_is_replayed_from_the_store(
         assert notes_server.notes.rows(text) == 1
         proxy.dropping = False
         outcome = await page.evaluate("window.appcache.replay()")
-        replayed = await wait_event(page, "replayed", write_id)
+        replayed = await wait_write_event(page, "replayed", write_id)
         assert replayed["status"] == 201
         assert replayed["response"]["text"] == text
         assert [n["id"] for n in notes_server.notes.listing() if n["text"] == text] == [
@@ -272,16 +264,16 @@ async def test_refused_retried_and_expired_replays(
     await until(page, "(until) => Date.now() > until", created + DRAFTS_MAX_AGE * 1000 + 100)
     await context.set_offline(False)
     # The 400 ends its write, reported; the 500 is tried again until it passes.
-    failed = await wait_event(page, "replay-failed", ids[refused])
+    failed = await wait_write_event(page, "replay-failed", ids[refused])
     assert failed["status"] == 400
     assert failed["reason"] == "the server refused it"
     for _ in range(20):
         if [e for e in await events(page) if e["name"] == "replayed"]:
             break
         await page.evaluate("window.appcache.replay()")
-    replayed = await wait_event(page, "replayed", ids[flaky])
+    replayed = await wait_write_event(page, "replayed", ids[flaky])
     assert replayed["status"] == 201
-    expired = await wait_event(page, "replay-failed", ids[draft])
+    expired = await wait_write_event(page, "replay-failed", ids[draft])
     assert expired["status"] is None
     assert expired["reason"].startswith("expired")
     assert notes_server.notes.calls(refused) == 1
