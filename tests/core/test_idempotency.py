@@ -112,3 +112,25 @@ async def test_one_key_under_two_url_prefixes_is_two_writes() -> None:
     replay = await call(middleware, "same", "/b")
     assert replay[1]["body"] == b"/b"
     await middleware.writes.close()
+
+
+async def test_a_large_body_is_fingerprinted_off_the_event_loop(
+    monkeypatch: Any,
+) -> None:
+    import threading
+
+    from quart_appcache import idempotency
+
+    threads: list[str] = []
+    real = idempotency.hashlib.sha256
+
+    def sha256(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(idempotency.hashlib, "sha256", sha256)
+    for size in (100, idempotency.INLINE_HASH_BYTES + 1):
+        await idempotency._fingerprint(scope("k"), b"x" * size)
+    main = threading.current_thread().name
+    assert threads[0] == main  # a small body: at once (a thread hop costs more)
+    assert threads[1] != main
